@@ -1,0 +1,112 @@
+"""Model analysis: parameters, MACs, weight and arena bytes, a per-layer table, board fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgekit.errors import UnsupportedOpError
+from edgekit.ir.graph import Graph
+from edgekit.ir.registry import KernelCall, bytes_moved, get_op
+from edgekit.lower import LoweredModel, LoweredNode
+from edgekit.plan.memory import MemoryPlan, plan_memory
+
+_VIEW_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
+
+
+@dataclass
+class LayerRow:
+    index: int
+    op: str
+    inputs: list[list[int]]
+    output: list[int]
+    macs: int
+    bytes_moved: int
+    live_bytes: int
+
+
+@dataclass
+class Analysis:
+    name: str
+    quantized: bool
+    params: int
+    macs: int
+    weights_bytes: int
+    arena_bytes: int
+    arena_lower_bound: int
+    layers: list[LayerRow]
+    lowered: bool  # every layer lowers to a C kernel (False: arena is an estimate from shapes)
+    unsupported: list[str]
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name, "quantized": self.quantized, "params": self.params, "macs": self.macs,
+            "weights_bytes": self.weights_bytes, "arena_bytes": self.arena_bytes,
+            "arena_lower_bound": self.arena_lower_bound, "kernels_available": self.lowered,
+            "unsupported": self.unsupported,
+            "layers": [row.__dict__ for row in self.layers],
+        }
+
+
+def _planning_model(graph: Graph) -> tuple[LoweredModel, list[str]]:
+    """Lower what lowers; other nodes get a generic call so the planner can still size the arena."""
+    layers = []
+    unsupported = []
+    for node in graph.nodes:
+        call = None
+        try:
+            opdef = get_op(node)
+            if opdef.lower is not None:
+                call = opdef.lower(graph, node)
+        except UnsupportedOpError as err:
+            unsupported.append(str(err))
+        if call is None:
+            call = KernelCall(func="", params_type="", params={}, inputs=graph.activation_inputs(node),
+                              outputs=list(node.outputs), is_view=node.op in _VIEW_OPS)
+        layers.append(LoweredNode(node=node, call=call))
+    return LoweredModel(graph=graph, layers=layers), unsupported
+
+
+def analyze_graph(graph: Graph) -> tuple[Analysis, MemoryPlan]:
+    model, unsupported = _planning_model(graph)
+    plan = plan_memory(model)
+    rows = []
+    total_macs = 0
+    for step, layer in enumerate(model.layers):
+        node = layer.node
+        try:
+            macs = get_op(node).macs(graph, node)
+        except UnsupportedOpError:
+            macs = 0
+        total_macs += macs
+        rows.append(LayerRow(
+            index=node.index, op=node.op,
+            inputs=[list(graph.tensors[i].shape) for i in graph.activation_inputs(node)],
+            output=list(graph.tensors[node.outputs[0]].shape) if node.outputs else [],
+            macs=macs, bytes_moved=bytes_moved(graph, node), live_bytes=plan.live_bytes[step],
+        ))
+    analysis = Analysis(
+        name=graph.name, quantized=graph.is_quantized, params=graph.params(), macs=total_macs,
+        weights_bytes=graph.weights_bytes(), arena_bytes=plan.arena_bytes, arena_lower_bound=plan.lower_bound,
+        layers=rows, lowered=not unsupported, unsupported=unsupported,
+    )
+    return analysis, plan
+
+
+def format_analysis(a: Analysis) -> str:
+    lines = [
+        f"model {a.name} ({'int8' if a.quantized else 'float'})",
+        f"  params        {a.params:>12,}",
+        f"  MACs          {a.macs:>12,}",
+        f"  weights       {a.weights_bytes:>12,} B",
+        f"  arena         {a.arena_bytes:>12,} B  (lower bound {a.arena_lower_bound:,} B)",
+    ]
+    if not a.lowered:
+        lines.append("  note: some layers have no C kernel yet (see below); the arena is estimated from shapes")
+        lines += [f"    - {u}" for u in a.unsupported]
+    lines.append("")
+    lines.append(f"  {'#':>3}  {'op':<20} {'input shapes':<28} {'output':<18} {'MACs':>12} {'live B':>9}")
+    for r in a.layers:
+        ins = " ".join("x".join(map(str, s)) for s in r.inputs)
+        out = "x".join(map(str, r.output))
+        lines.append(f"  {r.index:>3}  {r.op:<20} {ins:<28} {out:<18} {r.macs:>12,} {r.live_bytes:>9,}")
+    return "\n".join(lines)

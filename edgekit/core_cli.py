@@ -1,0 +1,85 @@
+"""CLI commands of the core compiler: analyze, generate, run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from edgekit.analyze import analyze_graph, format_analysis
+from edgekit.errors import DataError
+from edgekit.frontends.loader import load_model
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--board", help="Board to check the fit against (see `edgekit boards`).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+def analyze(model: Path, board: str | None, as_json: bool) -> None:
+    """Params, MACs, weight and arena bytes and a per-layer table of MODEL."""
+    graph = load_model(model)
+    result, _plan = analyze_graph(graph)
+    payload = result.to_json()
+    fit_text = ""
+    if board:
+        from edgekit.fit import check_fit
+
+        fit = check_fit(board, flash_needed=result.weights_bytes, sram_needed=result.arena_bytes)
+        payload["board"] = fit.to_json()
+        fit_text = fit.format()
+    if as_json:
+        click.echo(json.dumps(payload, indent=1))
+    else:
+        click.echo(format_analysis(result))
+        if fit_text:
+            click.echo("")
+            click.echo(fit_text)
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder to write the C library into.")
+@click.option("--name", default=None, help="C symbol prefix (default: the model file name).")
+def generate(model: Path, out_dir: Path, name: str | None) -> None:
+    """Generate a self-contained C99 inference library for MODEL."""
+    from edgekit.emit import emit_library
+
+    graph = load_model(model)
+    lib_name = name or _default_name(model)
+    lib = emit_library(graph, out_dir, lib_name)
+    click.echo(f"wrote {lib.dir} (ek_{lib.name}_run): arena {lib.info.arena_bytes:,} B, "
+               f"weights {lib.info.weights_bytes:,} B, {len(lib.info.layer_names)} layers")
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path),
+              help=".npy batch (first axis = batch) in the model's input dtype.")
+@click.option("--output", "output_path", required=True, type=click.Path(path_type=Path),
+              help=".npy file to write the outputs to.")
+def run(model: Path, input_path: Path, output_path: Path) -> None:
+    """Run MODEL on the host (the generated C) on a batch of inputs."""
+    from edgekit.build.host import compile_model
+
+    batch = _load_npy(input_path)
+    host = compile_model(model, name=_default_name(model))
+    out = host.run(batch)
+    np.save(output_path, out)
+    click.echo(f"ran {out.shape[0]} samples; wrote {output_path} {list(out.shape)} {out.dtype}")
+
+
+def _default_name(model: Path) -> str:
+    stem = "".join(c if c.isalnum() else "_" for c in model.stem)
+    return stem if stem and not stem[0].isdigit() else f"m_{stem}"
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise DataError(f"input file not found: {path}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise DataError(f"{path} is not a .npy array file ({err}); save inputs with numpy.save") from None

@@ -1,0 +1,215 @@
+"""C emitter: a lowered, planned model → a self-contained C99 library rendered from `codegen/`.
+
+The library holds `<name>.h`, `<name>.c` (the layer calls over one static arena),
+`<name>_weights.c` (const arrays in flash), the runtime kernels it needs (`runtime/`),
+a `CMakeLists.txt` and a PlatformIO `library.json`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from edgekit.errors import EdgekitError
+from edgekit.frontends.loader import load_model
+from edgekit.ir.graph import Graph, Tensor
+from edgekit.lower import LoweredModel, lower_graph
+from edgekit.plan.memory import MemoryPlan, plan_memory
+from edgekit.resources import resource_dir
+
+_C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t", "int32": "int32_t",
+            "uint32": "uint32_t", "int64": "int64_t", "float32": "float"}
+_EK_DTYPES = {"int8": "EK_DTYPE_INT8", "uint8": "EK_DTYPE_UINT8", "int16": "EK_DTYPE_INT16",
+              "int32": "EK_DTYPE_INT32", "float32": "EK_DTYPE_FLOAT32"}
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+
+
+@dataclass
+class TensorInfo:
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float
+    zero_point: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+    def to_json(self) -> dict:
+        return {"shape": list(self.shape), "dtype": self.dtype, "scale": self.scale, "zero_point": self.zero_point}
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    input: TensorInfo
+    output: TensorInfo
+    arena_bytes: int
+    weights_bytes: int
+    layer_names: list[str]
+    model_hash: int
+    live_bytes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class GeneratedLibrary:
+    dir: Path
+    name: str
+    sources: list[Path]
+    runtime_sources: list[Path]
+    include_dirs: list[Path]
+    info: ModelInfo
+
+
+def check_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise EdgekitError(f"--name {name!r} is not a C identifier; use letters, digits and '_' "
+                           "(up to 32 characters, not starting with a digit)")
+    return name
+
+
+def tensor_info(t: Tensor) -> TensorInfo:
+    scale = t.quant.scalar_scale if t.quant is not None else 1.0
+    zp = t.quant.scalar_zero_point if t.quant is not None else 0
+    return TensorInfo(shape=tuple(t.shape), dtype=t.dtype, scale=scale, zero_point=zp)
+
+
+def _c_float(v: float) -> str:
+    return float(np.float32(v)).hex() + "f"
+
+
+def _c_array_body(arr: np.ndarray) -> str:
+    flat = arr.reshape(-1)
+    if flat.dtype == np.float32:
+        items = [_c_float(x) for x in flat.tolist()]
+    else:
+        items = [str(x) for x in flat.tolist()]
+    lines = [", ".join(items[i:i + 24]) for i in range(0, len(items), 24)]
+    return ",\n    ".join(lines)
+
+
+@dataclass
+class _Array:
+    symbol: str
+    ctype: str
+    length: int
+    body: str
+    nbytes: int
+
+
+@dataclass
+class _Layer:
+    index: int
+    label: str
+    func: str | None
+    params_type: str
+    params_symbol: str
+    fields: list[tuple[str, str]]
+    inputs: list[int]
+    outputs: list[int]
+    scratch: int | None
+
+
+def _render_layers(name: str, model: LoweredModel, plan: MemoryPlan) -> tuple[list[_Layer], list[_Array]]:
+    layers: list[_Layer] = []
+    arrays: list[_Array] = []
+    for step, lowered in enumerate(model.layers):
+        call = lowered.call
+        psym = f"{name}_p{step}"
+        fields: list[tuple[str, str]] = []
+        for fname, value in call.params.items():
+            if isinstance(value, np.ndarray):
+                dtype = str(value.dtype)
+                if dtype not in _C_TYPES:
+                    raise EdgekitError(f"internal: cannot emit a {dtype} array for {lowered.node.label}")
+                sym = f"{name}_p{step}_{fname}"
+                arr = np.ascontiguousarray(value)
+                arrays.append(_Array(symbol=sym, ctype=_C_TYPES[dtype], length=max(arr.size, 1),
+                                     body=_c_array_body(arr) if arr.size else "0", nbytes=arr.nbytes))
+                fields.append((fname, sym))
+            elif isinstance(value, float | np.floating):
+                fields.append((fname, _c_float(float(value))))
+            elif isinstance(value, bool | np.bool_):
+                fields.append((fname, "1" if value else "0"))
+            else:
+                iv = int(value)
+                fields.append((fname, str(iv) if -(2**31) < iv < 2**31 else f"{iv}LL"))
+        layers.append(_Layer(
+            index=step, label=lowered.node.label, func=None if call.is_view else call.func,
+            params_type=call.params_type, params_symbol=psym, fields=fields,
+            inputs=[plan.tensor_offset[t] for t in call.inputs],
+            outputs=[plan.tensor_offset[t] for t in call.outputs],
+            scratch=plan.scratch_offset.get(step),
+        ))
+    return layers, arrays
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("codegen"))),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    )
+
+
+def model_info(name: str, graph: Graph, model: LoweredModel, plan: MemoryPlan, weights_bytes: int) -> ModelInfo:
+    return ModelInfo(
+        name=name, input=tensor_info(graph.tensors[graph.inputs[0]]),
+        output=tensor_info(graph.tensors[graph.outputs[0]]), arena_bytes=plan.arena_bytes,
+        weights_bytes=weights_bytes, layer_names=[lay.node.label for lay in model.layers],
+        model_hash=graph.source_hash, live_bytes=plan.live_bytes,
+    )
+
+
+def emit_library(graph: Graph, out_dir: Path, name: str) -> GeneratedLibrary:
+    """Lower, plan and render `graph` as a C library in `out_dir`."""
+    check_name(name)
+    model = lower_graph(graph)
+    plan = plan_memory(model)
+    layers, arrays = _render_layers(name, model, plan)
+    weights_bytes = sum(a.nbytes for a in arrays)
+    info = model_info(name, graph, model, plan, weights_bytes)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runtime_dir = out_dir / "runtime"
+    if runtime_dir.exists():
+        shutil.rmtree(runtime_dir)
+    runtime_dir.mkdir()
+    src_runtime = resource_dir("firmware") / "runtime"
+    for header in sorted(src_runtime.glob("*.h")):
+        shutil.copy2(header, runtime_dir / header.name)
+    runtime_sources = []
+    for fname in model.runtime_sources:
+        shutil.copy2(src_runtime / fname, runtime_dir / fname)
+        runtime_sources.append(runtime_dir / fname)
+    in_t = graph.tensors[graph.inputs[0]]
+    out_t = graph.tensors[graph.outputs[0]]
+    ctx = {
+        "name": name, "guard": name.upper(), "layers": layers, "arrays": arrays, "info": info,
+        "arena_bytes": max(plan.arena_bytes, 4),
+        "input_offset": plan.tensor_offset[in_t.id], "output_offset": plan.tensor_offset[out_t.id],
+        "input_bytes": in_t.nbytes, "output_bytes": out_t.nbytes,
+        "input_dtype": _EK_DTYPES.get(in_t.dtype, "EK_DTYPE_INT8"),
+        "output_dtype": _EK_DTYPES.get(out_t.dtype, "EK_DTYPE_INT8"),
+        "c_float": _c_float, "runtime_files": [p.name for p in runtime_sources],
+        "weights_bytes": weights_bytes,
+    }
+    env = _environment()
+    outputs = {
+        f"{name}.h": "model.h.j2", f"{name}.c": "model.c.j2", f"{name}_weights.c": "weights.c.j2",
+        "CMakeLists.txt": "CMakeLists.txt.j2", "library.json": "library.json.j2",
+    }
+    for fname, template in outputs.items():
+        (out_dir / fname).write_text(env.get_template(template).render(**ctx))
+    return GeneratedLibrary(dir=out_dir, name=name, sources=[out_dir / f"{name}.c", out_dir / f"{name}_weights.c"],
+                            runtime_sources=runtime_sources, include_dirs=[out_dir, runtime_dir], info=info)
+
+
+def generate_library(model_path: Path | str, out_dir: Path | str, name: str) -> GeneratedLibrary:
+    """Load a model file and generate its C library (the `edgekit generate` command)."""
+    graph = load_model(Path(model_path))
+    return emit_library(graph, Path(out_dir), name)

@@ -1,0 +1,1 @@
+"""One module per op: shape inference, cost and lowering, registered in edgekit.ir.registry."""

@@ -1,0 +1,117 @@
+"""Plain-text reports for the terminal (at most 100 columns)."""
+
+from __future__ import annotations
+
+from edgekit.validate import ValidationResult
+
+WIDTH = 100
+RULE = "─" * WIDTH
+
+
+def fmt_bytes(n: int | float) -> str:
+    """`171234` → `171,234 B`."""
+    return f"{int(n):,} B"
+
+
+def usage_line(label: str, used: int, total: int | None) -> str:
+    """E.g. ``ROM 171,234 B of 524,288 B (32.7 %)``, then PASS/FAIL; no verdict without `total`."""
+    if not total:
+        return f"{label} {fmt_bytes(used)}"
+    verdict = "PASS" if used <= total else f"FAIL (over by {fmt_bytes(used - total)})"
+    core = f"{label} {fmt_bytes(used)} of {fmt_bytes(total)} ({100.0 * used / total:.1f} %)"
+    return f"{core:<56}{verdict}"
+
+
+def fit_table(needs: dict[str, int], board_has: dict[str, int]) -> str:
+    """The budget table shown when a model does not fit: need, have, margin, verdict per resource."""
+    header = f"{'resource':<14}{'needs':>15}{'board has':>15}{'margin':>16}   verdict"
+    lines = [header, "─" * len(header)]
+    for name, need in needs.items():
+        have = board_has.get(name)
+        if have is None:
+            lines.append(f"{name:<14}{fmt_bytes(need):>15}{'?':>15}{'?':>16}   unknown")
+            continue
+        margin = have - need
+        verdict = "fits" if margin >= 0 else "DOES NOT FIT"
+        lines.append(f"{name:<14}{fmt_bytes(need):>15}{fmt_bytes(have):>15}{margin:>+14,} B   {verdict}")
+    return "\n".join(lines)
+
+
+def render_text(result: ValidationResult, *, top_layers: int = 10) -> str:
+    """The validation report as plain text, with a PASS/FAIL word on each checked line."""
+    mode = "QEMU emulation" if result.emulated else "hardware" if result.board != "host" else "host"
+    lines = [f"edgekit validate — {result.board} ({mode}), {result.samples} samples", RULE]
+    lines += _accuracy_lines(result) + _agreement_lines(result) + _latency_lines(result, top_layers)
+    lines += _memory_lines(result)
+    lines.append(RULE)
+    verdicts = [v for v in (result.bitexact_all, result.fits) if v is not None]
+    lines.append(f"overall: {'PASS' if all(verdicts) else 'FAIL'}" if verdicts else "overall: no checks")
+    return "\n".join(line[:WIDTH] for line in lines)
+
+
+def _accuracy_lines(result: ValidationResult) -> list[str]:
+    if not result.accuracy:
+        return ["accuracy: no labels given"]
+    parts = [f"{source} {value:.2f} %" for source, value in result.accuracy.items()]
+    lines = [f"accuracy (top-1, {result.labelled} labelled):  " + "   ".join(parts)]
+    per_class = result.per_class_accuracy.get("device", {})
+    if per_class:
+        cells = [f"{name[:10]} {value:.0f}%" for name, value in per_class.items()]
+        for start in range(0, len(cells), 6):
+            prefix = "  per class (device): " if start == 0 else " " * 22
+            lines.append(prefix + "  ".join(f"{c:<12}" for c in cells[start : start + 6]).rstrip())
+    return lines
+
+
+def _agreement_lines(result: ValidationResult) -> list[str]:
+    lines = []
+    if result.device_host_bitexact is not None:
+        verdict = "PASS" if result.bitexact_all else "FAIL"
+        lines.append(
+            f"device vs host:  {result.device_host_bitexact:,} of {result.samples:,} bit-exact, "
+            f"max |Δ| {result.device_host_max_abs_lsb:g} LSB, "
+            f"top-1 agreement {result.device_host_top1_agreement:.2f} %   {verdict}"
+        )
+    for name, metrics in (("device", result.device_float), ("host", result.host_float)):
+        if metrics:
+            lines.append(
+                f"{name + ' vs float:':<17}rmse {metrics['rmse']:.4g}  mae {metrics['mae']:.4g}  "
+                f"cos {metrics['cosine']:.5f}  top-1 agreement {metrics['top1_agreement']:.2f} %"
+            )
+    return lines
+
+
+def _latency_lines(result: ValidationResult, top_layers: int) -> list[str]:
+    ticks = result.ticks_per_inference
+    if not ticks:
+        return []
+    unit = ticks["unit"]
+    lines = [f"{unit}/inference: mean {ticks['mean']:,.0f}  min {ticks['min']:,.0f}  max {ticks['max']:,.0f}"]
+    if result.ms_per_inference and result.clock_hz:
+        ms = result.ms_per_inference
+        lines.append(
+            f"latency @ {result.clock_hz / 1e6:g} MHz: mean {ms['mean']:.3f} ms  "
+            f"min {ms['min']:.3f} ms  max {ms['max']:.3f} ms"
+        )
+    elif unit == "instructions":
+        lines.append("latency: instruction counts under emulation, not time (run on hardware for ms)")
+    if result.layer_ticks:
+        total = sum(mean for _, mean in result.layer_ticks) or 1.0
+        ranked = sorted(result.layer_ticks, key=lambda item: -item[1])[:top_layers]
+        lines.append(f"per layer (top {len(ranked)} of {len(result.layer_ticks)}, mean {unit}):")
+        for name, mean in ranked:
+            share = 100.0 * mean / total
+            bar = "#" * round(share / 2.5)
+            lines.append(f"  {name[:36]:<36}{mean:>14,.0f}{share:>7.1f} %  {bar}")
+    return lines
+
+
+def _memory_lines(result: ValidationResult) -> list[str]:
+    lines = []
+    if result.rom_bytes is not None:
+        lines.append(usage_line("ROM", result.rom_bytes, result.board_flash_bytes))
+    if result.ram_bytes is not None:
+        lines.append(usage_line("RAM", result.ram_bytes, result.board_sram_bytes))
+    if result.arena_bytes is not None:
+        lines.append(f"arena {fmt_bytes(result.arena_bytes)} (activations, part of RAM)")
+    return lines

@@ -1,0 +1,684 @@
+"""Seeded generators of valid full-int8 TFLite models in TFLM's conventions.
+
+Every generator takes a ``numpy.random.Generator`` and returns a
+:class:`edgekit.export.tflite_builder.ModelSpec`:
+
+* activations: int8, per-tensor, asymmetric, the real range contains 0;
+* conv weights int8 symmetric per-channel in [-127, 127] (axis 0, OHWI); depthwise weights
+  ``1×H×W×(C·M)`` per-channel along axis 3; FC weights per-tensor or per-channel (axis 0);
+* bias int32 with scale ``s_in·s_w[c]``, zero point 0;
+* softmax/logistic output ``(1/256, -128)``; pool, concat, pad, reshape, squeeze keep the input
+  quantization.
+
+Output quantization is derived from estimated real-valued statistics (mean and variance
+propagated from the input range, assuming random int8 inputs spread over the whole range), so
+outputs use a good part of the int8 range instead of saturating.
+
+``OP_GENERATORS`` maps a builtin op name to its generator; ``random_chain`` builds multi-op
+graphs; ``random_inputs`` draws inputs matching a spec.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec
+
+#: Real range assumed for float32 model inputs (QUANTIZE from float); ``random_inputs`` draws there.
+FLOAT_INPUT_RANGE = (-4.0, 4.0)
+
+SOFTMAX_QPARAMS = (1.0 / 256.0, -128)
+ACTIVATIONS = ("NONE", "RELU", "RELU6")
+
+
+def qparams_for_range(lo: float, hi: float) -> tuple[float, int]:
+    """TFLite-style asymmetric int8 (scale, zero point) for the real range [lo, hi] ∪ {0}."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < 1e-6:
+        hi = lo + 1e-3
+    scale = (hi - lo) / 255.0
+    zp = int(np.clip(round(-128.0 - lo / scale), -128, 127))
+    return float(np.float32(scale)), zp
+
+
+def quantize_symmetric(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 quantization in [-127, 127], per channel along ``axis`` (None: per tensor)."""
+    if axis is None:
+        amax = np.array([np.abs(w).max()])
+        scales = np.maximum(amax, 1e-8) / 127.0
+        q = np.round(w / scales[0])
+    else:
+        red = tuple(i for i in range(w.ndim) if i != axis)
+        amax = np.abs(w).max(axis=red)
+        scales = np.maximum(amax, 1e-8) / 127.0
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        q = np.round(w / scales.reshape(shape))
+    return np.clip(q, -127, 127).astype(np.int8), scales.astype(np.float32)
+
+
+def _phi(z: float) -> float:
+    return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def _cdf(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+@dataclass
+class _Stats:
+    """Estimated real-valued mean and variance of a tensor's elements."""
+
+    mean: float
+    var: float
+
+    @property
+    def sd(self) -> float:
+        return math.sqrt(max(self.var, 1e-12))
+
+    @property
+    def sq(self) -> float:
+        return self.mean**2 + self.var
+
+
+def _relu_stats(s: _Stats, cap: float | None) -> _Stats:
+    mu, sd = s.mean, s.sd
+    z = mu / sd
+    mean = mu * _cdf(z) + sd * _phi(z)
+    sq = (mu * mu + sd * sd) * _cdf(z) + mu * sd * _phi(z)
+    var = max(sq - mean * mean, 1e-8)
+    if cap is not None:
+        mean, var = min(mean, cap), min(var, (cap / 2) ** 2)
+    return _Stats(mean, var)
+
+
+class Graph:
+    """Incremental builder of a quantized graph that tracks real-valued statistics."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.tensors: list[TensorSpec] = []
+        self.ops: list[OpSpec] = []
+        self.stats: dict[int, _Stats] = {}
+
+    # ---- tensors -----------------------------------------------------------------------------
+    def _add(self, t: TensorSpec) -> int:
+        self.tensors.append(t)
+        return len(self.tensors) - 1
+
+    def act(self, shape: Sequence[int], scale: float, zp: int, stats: _Stats | None = None) -> int:
+        idx = self._add(TensorSpec(f"t{len(self.tensors)}", tuple(int(d) for d in shape), "int8",
+                                   scale=[scale], zero_point=[zp]))  # fmt: skip
+        self.stats[idx] = stats if stats is not None else self._uniform_stats(scale, zp)
+        return idx
+
+    def act_from_stats(self, shape: Sequence[int], s: _Stats, act: str = "NONE", k: float = 3.0) -> int:
+        lo, hi = s.mean - k * s.sd, s.mean + k * s.sd
+        if act == "RELU":
+            lo, s = 0.0, _relu_stats(s, None)
+        elif act == "RELU6":
+            lo, hi, s = 0.0, min(hi, 6.0), _relu_stats(s, 6.0)
+        if hi <= 0.0:
+            hi = max(s.sd, 1e-2)
+        scale, zp = qparams_for_range(lo, hi)
+        return self.act(shape, scale, zp, s)
+
+    def like(self, src: int, shape: Sequence[int] | None = None) -> int:
+        t = self.tensors[src]
+        assert t.scale is not None and t.zero_point is not None
+        return self.act(shape if shape is not None else t.shape, t.scale[0], t.zero_point[0], self.stats[src])
+
+    def const(self, data: np.ndarray, dtype: str, scale: Sequence[float] | None = None,
+              zp: Sequence[int] | None = None, qdim: int = 0) -> int:  # fmt: skip
+        arr = np.asarray(data).astype(dtype)
+        return self._add(TensorSpec(f"c{len(self.tensors)}", tuple(arr.shape), dtype, data=arr,
+                                    scale=None if scale is None else [float(s) for s in scale],
+                                    zero_point=None if zp is None else [int(z) for z in zp],
+                                    quantized_dimension=qdim))  # fmt: skip
+
+    def int32_const(self, values: Sequence[int]) -> int:
+        return self.const(np.asarray(values, dtype=np.int32), "int32")
+
+    @staticmethod
+    def _uniform_stats(scale: float, zp: int) -> _Stats:
+        lo, hi = (-128 - zp) * scale, (127 - zp) * scale
+        return _Stats((lo + hi) / 2, (hi - lo) ** 2 / 12)
+
+    def qp(self, idx: int) -> tuple[float, int]:
+        t = self.tensors[idx]
+        assert t.scale is not None and t.zero_point is not None
+        return float(t.scale[0]), int(t.zero_point[0])
+
+    def shape(self, idx: int) -> tuple[int, ...]:
+        return self.tensors[idx].shape
+
+    def input(self, shape: Sequence[int]) -> int:
+        """An int8 input with a random real range (symmetric, non-negative or asymmetric)."""
+        r = self.rng
+        width = float(r.uniform(0.5, 8.0))
+        kind = r.integers(0, 3)
+        lo = -width / 2 if kind == 0 else (0.0 if kind == 1 else -width * float(r.uniform(0.05, 0.95)))
+        scale, zp = qparams_for_range(lo, lo + width)
+        return self.act(shape, scale, zp)
+
+    def op(self, name: str, inputs: list[int], outputs: list[int], **options: object) -> None:
+        self.ops.append(OpSpec(name, list(inputs), list(outputs), dict(options)))
+
+    def spec(self, inputs: list[int], outputs: list[int], description: str = "modelgen") -> ModelSpec:
+        return ModelSpec(list(self.tensors), list(self.ops), inputs, outputs, description)
+
+    # ---- weighted layers ----------------------------------------------------------------------
+    def _weights(self, n_out: int, fan_in: int, x: int, target_sd: float) -> np.ndarray:
+        """Float weights (n_out, fan_in) scaled so each output's pre-activation sd ≈ target_sd."""
+        sq = self.stats[x].sq
+        sigma = target_sd / math.sqrt(fan_in * sq)
+        per_ch = sigma * self.rng.uniform(0.5, 1.5, size=(n_out, 1))
+        return self.rng.normal(0.0, 1.0, size=(n_out, fan_in)) * per_ch
+
+    def _bias_and_stats(self, x: int, wq: np.ndarray, w_scales: np.ndarray, n_out: int,
+                        target_sd: float) -> tuple[int, _Stats]:  # fmt: skip
+        """Bias tensor (int32, scale s_in·s_w) and the pre-activation statistics it implies."""
+        s_in, _ = self.qp(x)
+        st = self.stats[x]
+        w_real = wq.reshape(n_out, -1).astype(np.float64) * np.broadcast_to(w_scales, (n_out,))[:, None]
+        bias = self.rng.normal(0.0, 0.3 * target_sd, size=n_out)
+        b_scale = (np.float32(s_in) * np.broadcast_to(w_scales, (n_out,)).astype(np.float32)).astype(
+            np.float64
+        )
+        bq = np.clip(np.round(bias / b_scale), -(2**31), 2**31 - 1).astype(np.int32)
+        means = st.mean * w_real.sum(axis=1) + bq * b_scale
+        varis = st.var * (w_real**2).sum(axis=1)
+        stats = _Stats(float(means.mean()), float(varis.mean() + means.var()))
+        # make the range wide enough to hold every channel's mean ± 2.5 sd
+        lo = float((means - 2.5 * np.sqrt(varis)).min())
+        hi = float((means + 2.5 * np.sqrt(varis)).max())
+        half = max(hi - stats.mean, stats.mean - lo) / 3.0
+        stats = _Stats(stats.mean, max(stats.var, half * half))
+        b_idx = self.const(bq, "int32", scale=b_scale.astype(np.float32).tolist(), zp=[0] * n_out)
+        return b_idx, stats
+
+    def conv2d(self, x: int, cout: int | None = None, kernel: tuple[int, int] | None = None,
+               stride: tuple[int, int] | None = None, dilation: tuple[int, int] | None = None,
+               padding: str | None = None, act: str | None = None) -> int:  # fmt: skip
+        r = self.rng
+        _, h, w, cin = self.shape(x)
+        cout = cout or int(r.integers(1, 9))
+        kh, kw = kernel or (int(r.integers(1, 4)), int(r.integers(1, 4)))
+        sh, sw = stride or (int(r.integers(1, 3)), int(r.integers(1, 3)))
+        dh, dw = dilation or (1, 1)
+        padding = padding or _pick_padding(r, h, w, kh, kw, dh, dw)
+        act = act or str(r.choice(ACTIVATIONS))
+        oh, ow = _out_hw(h, w, kh, kw, sh, sw, dh, dw, padding)
+        target = float(r.uniform(0.5, 3.0))
+        wf = self._weights(cout, kh * kw * cin, x, target)
+        wq, ws = quantize_symmetric(wf.reshape(cout, kh, kw, cin), axis=0)
+        w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * cout, qdim=0)
+        b_idx, st = self._bias_and_stats(x, wq, ws, cout, target)
+        y = self.act_from_stats((1, oh, ow, cout), st, act)
+        self.op("CONV_2D", [x, w_idx, b_idx], [y], padding=padding, stride_w=sw, stride_h=sh,
+                fused_activation_function=act, dilation_w_factor=dw, dilation_h_factor=dh)  # fmt: skip
+        return y
+
+    def depthwise(self, x: int, multiplier: int | None = None, kernel: tuple[int, int] | None = None,
+                  stride: tuple[int, int] | None = None, dilation: tuple[int, int] | None = None,
+                  padding: str | None = None, act: str | None = None) -> int:  # fmt: skip
+        r = self.rng
+        _, h, w, cin = self.shape(x)
+        m = multiplier or int(r.integers(1, 3))
+        kh, kw = kernel or (int(r.integers(1, 4)), int(r.integers(1, 4)))
+        sh, sw = stride or (int(r.integers(1, 3)), int(r.integers(1, 3)))
+        dh, dw = dilation or (1, 1)
+        padding = padding or _pick_padding(r, h, w, kh, kw, dh, dw)
+        act = act or str(r.choice(ACTIVATIONS))
+        oh, ow = _out_hw(h, w, kh, kw, sh, sw, dh, dw, padding)
+        cout = cin * m
+        target = float(r.uniform(0.5, 3.0))
+        wf = self._weights(cout, kh * kw, x, target)  # (C·M, kh·kw)
+        w_hwc = wf.T.reshape(1, kh, kw, cout)
+        wq, ws = quantize_symmetric(w_hwc, axis=3)
+        w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * cout, qdim=3)
+        b_idx, st = self._bias_and_stats(x, np.moveaxis(wq, 3, 0), ws, cout, target)
+        y = self.act_from_stats((1, oh, ow, cout), st, act)
+        self.op("DEPTHWISE_CONV_2D", [x, w_idx, b_idx], [y], padding=padding, stride_w=sw, stride_h=sh,
+                depth_multiplier=m, fused_activation_function=act, dilation_w_factor=dw,
+                dilation_h_factor=dh)  # fmt: skip
+        return y
+
+    def fully_connected(self, x: int, units: int | None = None, per_channel: bool = False,
+                        keep_num_dims: bool = False, act: str | None = None, bias: bool = True) -> int:  # fmt: skip
+        r = self.rng
+        shape = self.shape(x)
+        n_in = shape[-1] if keep_num_dims else int(np.prod(shape[1:]))
+        units = units or int(r.integers(1, 17))
+        act = act or str(r.choice(ACTIVATIONS))
+        target = float(r.uniform(0.5, 3.0))
+        wf = self._weights(units, n_in, x, target)
+        wq, ws = quantize_symmetric(wf, axis=0 if per_channel else None)
+        n_sc = units if per_channel else 1
+        w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * n_sc, qdim=0)
+        if bias:
+            b_idx, st = self._bias_and_stats(x, wq, ws, units, target)
+        else:
+            b_idx, st = -1, self._nobias_stats(x, wq, ws, units)
+        out_shape = (*shape[:-1], units) if keep_num_dims else (shape[0], units)
+        y = self.act_from_stats(out_shape, st, act)
+        self.op("FULLY_CONNECTED", [x, w_idx, b_idx], [y], fused_activation_function=act,
+                keep_num_dims=keep_num_dims)  # fmt: skip
+        return y
+
+    def _nobias_stats(self, x: int, wq: np.ndarray, ws: np.ndarray, n: int) -> _Stats:
+        st = self.stats[x]
+        w_real = wq.astype(np.float64) * np.broadcast_to(ws, (n,))[:, None]
+        means = st.mean * w_real.sum(axis=1)
+        varis = st.var * (w_real**2).sum(axis=1)
+        return _Stats(float(means.mean()), float(varis.mean() + means.var()))
+
+    # ---- elementwise / shape ops ------------------------------------------------------------
+    def binary(self, name: str, a: int, b: int, act: str = "NONE") -> int:
+        sa, sb = self.stats[a], self.stats[b]
+        if name == "ADD":
+            st = _Stats(sa.mean + sb.mean, sa.var + sb.var)
+        elif name == "SUB":
+            st = _Stats(sa.mean - sb.mean, sa.var + sb.var)
+        else:  # MUL
+            st = _Stats(sa.mean * sb.mean, max(sa.sq * sb.sq - (sa.mean * sb.mean) ** 2, 1e-8))
+        shape = tuple(np.broadcast_shapes(self.shape(a), self.shape(b)))
+        y = self.act_from_stats(shape, st, act)
+        self.op(name, [a, b], [y], fused_activation_function=act)
+        return y
+
+    def pool(self, name: str, x: int, filt: tuple[int, int] | None = None,
+             stride: tuple[int, int] | None = None, padding: str | None = None) -> int:  # fmt: skip
+        r = self.rng
+        _, h, w, c = self.shape(x)
+        fh, fw = filt or (int(r.integers(1, min(h, 3) + 1)), int(r.integers(1, min(w, 3) + 1)))
+        sh, sw = stride or (int(r.integers(1, 3)), int(r.integers(1, 3)))
+        padding = padding or _pick_padding(r, h, w, fh, fw, 1, 1)
+        oh, ow = _out_hw(h, w, fh, fw, sh, sw, 1, 1, padding)
+        y = self.like(x, (1, oh, ow, c))
+        self.op(name, [x], [y], padding=padding, stride_w=sw, stride_h=sh, filter_width=fw,
+                filter_height=fh, fused_activation_function="NONE")  # fmt: skip
+        return y
+
+    def softmax(self, x: int, beta: float = 1.0) -> int:
+        y = self.act(self.shape(x), *SOFTMAX_QPARAMS, stats=_Stats(0.1, 0.01))
+        self.op("SOFTMAX", [x], [y], beta=beta)
+        return y
+
+    def logistic(self, x: int) -> int:
+        y = self.act(self.shape(x), *SOFTMAX_QPARAMS, stats=_Stats(0.5, 0.05))
+        self.op("LOGISTIC", [x], [y])
+        return y
+
+    def reshape(self, x: int, new_shape: Sequence[int], shape_input: bool = True) -> int:
+        y = self.like(x, tuple(new_shape))
+        inputs = [x, self.int32_const(list(new_shape))] if shape_input else [x]
+        self.op("RESHAPE", inputs, [y], new_shape=list(new_shape))
+        return y
+
+    def concat(self, xs: list[int], axis: int) -> int:
+        """Concatenate; inputs must share quantization (the output takes the first one's)."""
+        shapes = [self.shape(i) for i in xs]
+        ax = axis % len(shapes[0])
+        out = list(shapes[0])
+        out[ax] = sum(s[ax] for s in shapes)
+        y = self.like(xs[0], tuple(out))
+        self.op("CONCATENATION", xs, [y], axis=axis, fused_activation_function="NONE")
+        return y
+
+    def mean(self, x: int, axes: Sequence[int], keep_dims: bool) -> int:
+        shape = self.shape(x)
+        axes_n = sorted(a % len(shape) for a in axes)
+        n = int(np.prod([shape[a] for a in axes_n]))
+        st = self.stats[x]
+        out_st = _Stats(st.mean, st.var / max(1.0, n / 2.0))
+        if keep_dims:
+            out_shape = tuple(1 if i in axes_n else d for i, d in enumerate(shape))
+        else:
+            out_shape = tuple(d for i, d in enumerate(shape) if i not in axes_n)
+        y = self.act_from_stats(out_shape, out_st, "NONE", k=3.5)
+        self.op("MEAN", [x, self.int32_const(list(axes))], [y], keep_dims=keep_dims)
+        return y
+
+
+def _pick_padding(r: np.random.Generator, h: int, w: int, kh: int, kw: int, dh: int, dw: int) -> str:
+    valid_ok = (kh - 1) * dh + 1 <= h and (kw - 1) * dw + 1 <= w
+    return "VALID" if valid_ok and r.random() < 0.5 else "SAME"
+
+
+def _out_hw(h: int, w: int, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding: str
+            ) -> tuple[int, int]:  # fmt: skip
+    if padding == "SAME":
+        return -(-h // sh), -(-w // sw)
+    ekh, ekw = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    return (h - ekh) // sh + 1, (w - ekw) // sw + 1
+
+
+def _rand_nhwc(r: np.random.Generator, hw: tuple[int, int] = (3, 12), c: tuple[int, int] = (1, 8)
+               ) -> tuple[int, int, int, int]:  # fmt: skip
+    return (1, int(r.integers(hw[0], hw[1] + 1)), int(r.integers(hw[0], hw[1] + 1)),
+            int(r.integers(c[0], c[1] + 1)))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# one generator per op
+
+
+def random_conv2d(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    x = g.input(_rand_nhwc(rng))
+    dil = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.3 else (1, 1)
+    stride = (1, 1) if dil != (1, 1) else None
+    y = g.conv2d(x, dilation=dil, stride=stride)
+    return g.spec([x], [y], "conv2d")
+
+
+def random_depthwise_conv2d(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    x = g.input(_rand_nhwc(rng))
+    dil = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.3 else (1, 1)
+    stride = (1, 1) if dil != (1, 1) else None
+    y = g.depthwise(x, dilation=dil, stride=stride)
+    return g.spec([x], [y], "depthwise_conv2d")
+
+
+def random_fully_connected(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    kind = int(rng.integers(0, 3))
+    if kind == 0:
+        shape: tuple[int, ...] = (int(rng.integers(1, 3)), int(rng.integers(1, 33)))
+    elif kind == 1:
+        shape = _rand_nhwc(rng, (1, 4), (1, 6))  # flattened by FC
+    else:
+        shape = (1, int(rng.integers(1, 5)), int(rng.integers(1, 17)))
+    x = g.input(shape)
+    y = g.fully_connected(x, per_channel=bool(rng.random() < 0.5), keep_num_dims=kind == 2,
+                          bias=bool(rng.random() < 0.8))  # fmt: skip
+    return g.spec([x], [y], "fully_connected")
+
+
+def _random_binary(rng: np.random.Generator, name: str) -> ModelSpec:
+    g = Graph(rng)
+    shape = _rand_nhwc(rng, (1, 6))
+    a = g.input(shape)
+    b_shape = shape if rng.random() < 0.6 else (1, 1, 1, shape[3])
+    b = g.input(b_shape)
+    acts = ("NONE", "RELU", "RELU6") if name != "MUL" else ("NONE", "RELU")
+    y = g.binary(name, a, b, act=str(rng.choice(acts)))
+    return g.spec([a, b], [y], name.lower())
+
+
+def random_add(rng: np.random.Generator) -> ModelSpec:
+    return _random_binary(rng, "ADD")
+
+
+def random_sub(rng: np.random.Generator) -> ModelSpec:
+    return _random_binary(rng, "SUB")
+
+
+def random_mul(rng: np.random.Generator) -> ModelSpec:
+    return _random_binary(rng, "MUL")
+
+
+def random_average_pool2d(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    x = g.input(_rand_nhwc(rng, (2, 10)))
+    y = g.pool("AVERAGE_POOL_2D", x)
+    return g.spec([x], [y], "average_pool2d")
+
+
+def random_max_pool2d(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    x = g.input(_rand_nhwc(rng, (2, 10)))
+    y = g.pool("MAX_POOL_2D", x)
+    return g.spec([x], [y], "max_pool2d")
+
+
+def _logit_input(g: Graph, shape: Sequence[int]) -> int:
+    half = float(g.rng.uniform(2.0, 10.0))
+    scale, zp = qparams_for_range(-half * float(g.rng.uniform(0.5, 1.0)), half)
+    return g.act(shape, scale, zp)
+
+
+def random_softmax(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    shape = (1, int(rng.integers(2, 33))) if rng.random() < 0.6 else _rand_nhwc(rng, (1, 4), (2, 10))
+    x = _logit_input(g, shape)
+    y = g.softmax(x, beta=float(rng.choice([1.0, 1.0, 0.5, 2.0])))
+    return g.spec([x], [y], "softmax")
+
+
+def random_logistic(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    x = _logit_input(g, _rand_nhwc(rng, (1, 6)))
+    y = g.logistic(x)
+    return g.spec([x], [y], "logistic")
+
+
+def random_reshape(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    shape = _rand_nhwc(rng, (1, 6))
+    x = g.input(shape)
+    n = int(np.prod(shape))
+    new_shape = [1, n] if rng.random() < 0.5 else [1, shape[1] * shape[2], shape[3]]
+    y = g.reshape(x, new_shape, shape_input=bool(rng.random() < 0.7))
+    return g.spec([x], [y], "reshape")
+
+
+def random_squeeze(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    c = int(rng.integers(2, 17))
+    x = g.input((1, 1, 1, c))
+    dims = [[1, 2], [], [0, 1, 2], [-3, -2]][int(rng.integers(0, 4))]
+    out_shape = (c,) if dims in ([], [0, 1, 2]) else (1, c)
+    y = g.like(x, out_shape)
+    g.op("SQUEEZE", [x], [y], squeeze_dims=dims)
+    return g.spec([x], [y], "squeeze")
+
+
+def random_concatenation(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    base = _rand_nhwc(rng, (1, 6))
+    axis = int(rng.integers(-1, 4))
+    ax = axis % 4
+    n = int(rng.integers(2, 4))
+    first = g.input(tuple(base))
+    xs = [first]
+    for _ in range(n - 1):
+        s = list(base)
+        if ax != 0:
+            s[ax] = int(rng.integers(1, 6))
+        xs.append(g.like(first, tuple(s)))
+    y = g.concat(xs, axis)
+    return g.spec(xs, [y], "concatenation")
+
+
+def random_mean(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    x = g.input(_rand_nhwc(rng, (1, 8)))
+    axes = [[1, 2], [1, 2], [1], [2], [3], [-1]][int(rng.integers(0, 6))]
+    y = g.mean(x, axes, keep_dims=bool(rng.random() < 0.5))
+    return g.spec([x], [y], "mean")
+
+
+def random_pad(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    shape = _rand_nhwc(rng, (1, 6))
+    x = g.input(shape)
+    pads = np.zeros((4, 2), dtype=np.int32)
+    pads[1:3] = rng.integers(0, 3, size=(2, 2))
+    if rng.random() < 0.3:
+        pads[3] = rng.integers(0, 2, size=2)
+    y = g.like(x, tuple(int(d + p.sum()) for d, p in zip(shape, pads, strict=True)))
+    g.op("PAD", [x, g.const(pads, "int32")], [y])
+    return g.spec([x], [y], "pad")
+
+
+def _random_relu(rng: np.random.Generator, name: str) -> ModelSpec:
+    g = Graph(rng)
+    x = g.input(_rand_nhwc(rng, (1, 6)))
+    lo, hi = (np.array([-128, 127]) - g.qp(x)[1]) * g.qp(x)[0]
+    hi = float(hi) if name == "RELU" else min(float(hi), 6.0)
+    if hi <= 0.0:  # an all-negative input range: RELU of it is constant, widen it
+        hi = 1.0
+    scale, zp = qparams_for_range(0.0, hi * float(rng.uniform(0.8, 1.2)))
+    y = g.act(g.shape(x), scale, zp)
+    g.op(name, [x], [y])
+    return g.spec([x], [y], name.lower())
+
+
+def random_relu(rng: np.random.Generator) -> ModelSpec:
+    return _random_relu(rng, "RELU")
+
+
+def random_relu6(rng: np.random.Generator) -> ModelSpec:
+    return _random_relu(rng, "RELU6")
+
+
+def random_quantize(rng: np.random.Generator) -> ModelSpec:
+    """float32 → int8 (half the time) or int8 → int8 requantization."""
+    g = Graph(rng)
+    shape = _rand_nhwc(rng, (1, 6))
+    if rng.random() < 0.5:
+        lo, hi = FLOAT_INPUT_RANGE
+        f = float(rng.uniform(0.5, 1.5))
+        x = g._add(TensorSpec("x", shape, "float32"))
+        scale, zp = qparams_for_range(lo * f * float(rng.uniform(0.3, 1.0)), hi * f)
+    else:
+        x = g.input(shape)
+        s_in, zp_in = g.qp(x)
+        lo, hi = (-128 - zp_in) * s_in, (127 - zp_in) * s_in
+        f = float(rng.uniform(0.6, 1.6))
+        shift = float(rng.uniform(-0.2, 0.2)) * (hi - lo)
+        scale, zp = qparams_for_range((lo + shift) * f, (hi + shift) * f)
+    y = g.act(shape, scale, zp)
+    g.op("QUANTIZE", [x], [y])
+    return g.spec([x], [y], "quantize")
+
+
+def random_dequantize(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    shape = _rand_nhwc(rng, (1, 6))
+    x = g.input(shape)
+    y = g._add(TensorSpec("y", shape, "float32"))
+    g.op("DEQUANTIZE", [x], [y])
+    return g.spec([x], [y], "dequantize")
+
+
+def random_transpose(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    shape = _rand_nhwc(rng, (1, 6))
+    x = g.input(shape)
+    perm = [0, *(int(p) + 1 for p in rng.permutation(3))]
+    y = g.like(x, tuple(shape[p] for p in perm))
+    g.op("TRANSPOSE", [x, g.int32_const(perm)], [y])
+    return g.spec([x], [y], "transpose")
+
+
+def random_hard_swish(rng: np.random.Generator) -> ModelSpec:
+    g = Graph(rng)
+    x = g.input(_rand_nhwc(rng, (1, 6)))
+    s_in, zp_in = g.qp(x)
+    lo, hi = (-128 - zp_in) * s_in, (127 - zp_in) * s_in
+    scale, zp = qparams_for_range(-0.375, max(hi, 0.5))  # hard_swish(x) ≥ -0.375
+    del lo
+    y = g.act(g.shape(x), scale, zp)
+    g.op("HARD_SWISH", [x], [y])
+    return g.spec([x], [y], "hard_swish")
+
+
+# ------------------------------------------------------------------------------------------------
+# multi-op graphs
+
+
+def random_chain(rng: np.random.Generator, n_ops: int = 4) -> ModelSpec:
+    """A small CNN: stem conv, ``n_ops`` random blocks, head (mean/pool+reshape) → FC → softmax.
+
+    Blocks: depthwise conv, residual (conv + ADD), branch (two convs → CONCATENATION), pool
+    (max/avg, stride 2), pointwise conv (with PAD first, sometimes), MUL gate by a logistic.
+    """
+    g = Graph(rng)
+    x_in = g.input(_rand_nhwc(rng, (6, 12), (1, 4)))
+    x = g.conv2d(x_in, cout=int(rng.integers(2, 9)), kernel=(3, 3), stride=(1, 1), padding="SAME")
+    for _ in range(n_ops):
+        _, h, w, c = g.shape(x)
+        kind = str(rng.choice(["dw", "res", "branch", "pool", "pw", "gate"]))
+        if kind == "pool" and min(h, w) < 2:
+            kind = "dw"
+        if kind == "dw":
+            x = g.depthwise(x, multiplier=1, kernel=(3, 3), stride=(1, 1), padding="SAME")
+        elif kind == "res":
+            y = g.conv2d(x, cout=c, kernel=(3, 3), stride=(1, 1), padding="SAME")
+            x = g.binary("ADD", x, y, act=str(rng.choice(["NONE", "RELU"])))
+        elif kind == "branch":
+            a = g.conv2d(x, cout=int(rng.integers(1, 6)), kernel=(1, 1), stride=(1, 1), padding="SAME")
+            b = g.conv2d(x, cout=int(rng.integers(1, 6)), kernel=(3, 3), stride=(1, 1), padding="SAME")
+            # concatenation needs one quantization for all inputs: requantize b to a's params
+            b_q = g.like(a, g.shape(b))
+            g.op("QUANTIZE", [b], [b_q])
+            x = g.concat([a, b_q], axis=3)
+        elif kind == "pool":
+            name = str(rng.choice(["MAX_POOL_2D", "AVERAGE_POOL_2D"]))
+            x = g.pool(name, x, filt=(2, 2), stride=(2, 2), padding="SAME")
+        elif kind == "pw":
+            if rng.random() < 0.5:
+                pads = np.array([[0, 0], [1, 1], [1, 1], [0, 0]], dtype=np.int32)
+                y = g.like(x, (1, h + 2, w + 2, c))
+                g.op("PAD", [x, g.const(pads, "int32")], [y])
+                x = g.conv2d(y, kernel=(3, 3), stride=(1, 1), padding="VALID")
+            else:
+                x = g.conv2d(x, kernel=(1, 1), stride=(1, 1), padding="SAME")
+        else:  # gate: x * sigmoid(conv(x))
+            logits = g.conv2d(x, cout=c, kernel=(1, 1), stride=(1, 1), padding="SAME", act="NONE")
+            x = g.binary("MUL", x, g.logistic(logits))
+    _, h, w, c = g.shape(x)
+    if rng.random() < 0.5:
+        x = g.mean(x, [1, 2], keep_dims=False)
+    else:
+        x = g.pool("AVERAGE_POOL_2D", x, filt=(h, w), stride=(1, 1), padding="VALID")
+        x = g.reshape(x, [1, c])
+    logits = g.fully_connected(x, units=int(rng.integers(2, 11)), act="NONE")
+    y = g.softmax(logits)
+    return g.spec([x_in], [y], f"chain{n_ops}")
+
+
+OP_GENERATORS: dict[str, Callable[[np.random.Generator], ModelSpec]] = {
+    "CONV_2D": random_conv2d,
+    "DEPTHWISE_CONV_2D": random_depthwise_conv2d,
+    "FULLY_CONNECTED": random_fully_connected,
+    "ADD": random_add,
+    "SUB": random_sub,
+    "MUL": random_mul,
+    "AVERAGE_POOL_2D": random_average_pool2d,
+    "MAX_POOL_2D": random_max_pool2d,
+    "SOFTMAX": random_softmax,
+    "RESHAPE": random_reshape,
+    "SQUEEZE": random_squeeze,
+    "CONCATENATION": random_concatenation,
+    "MEAN": random_mean,
+    "PAD": random_pad,
+    "LOGISTIC": random_logistic,
+    "RELU": random_relu,
+    "RELU6": random_relu6,
+    "QUANTIZE": random_quantize,
+    "DEQUANTIZE": random_dequantize,
+    "TRANSPOSE": random_transpose,
+    "HARD_SWISH": random_hard_swish,
+}
+
+
+def random_inputs(spec: ModelSpec, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random inputs for ``spec``: int8 over the whole range, float32 over ``FLOAT_INPUT_RANGE``."""
+    out: list[np.ndarray] = []
+    for idx in spec.inputs:
+        t = spec.tensors[idx]
+        if t.dtype == "float32":
+            out.append(rng.uniform(*FLOAT_INPUT_RANGE, size=t.shape).astype(np.float32))
+        else:
+            info = np.iinfo(t.dtype)
+            out.append(rng.integers(info.min, info.max + 1, size=t.shape).astype(t.dtype))
+    return out
