@@ -148,6 +148,15 @@ class Graph:
         lo, hi = (-128 - zp) * scale, (127 - zp) * scale
         return _Stats((lo + hi) / 2, (hi - lo) ** 2 / 12)
 
+    def share_quantization(self, idxs: Sequence[int]) -> None:
+        """Give not-yet-consumed tensors ``idxs`` one quantization covering all their ranges."""
+        qps = [self.qp(i) for i in idxs]
+        lo = min((-128 - zp) * s for s, zp in qps)
+        hi = max((127 - zp) * s for s, zp in qps)
+        scale, zp = qparams_for_range(lo, hi)
+        for i in idxs:
+            self.tensors[i].scale, self.tensors[i].zero_point = [scale], [zp]
+
     def qp(self, idx: int) -> tuple[float, int]:
         t = self.tensors[idx]
         assert t.scale is not None and t.zero_point is not None
@@ -185,13 +194,16 @@ class Graph:
         s_in, _ = self.qp(x)
         st = self.stats[x]
         w_real = wq.reshape(n_out, -1).astype(np.float64) * np.broadcast_to(w_scales, (n_out,))[:, None]
-        bias = self.rng.normal(0.0, 0.3 * target_sd, size=n_out)
+        varis = st.var * (w_real**2).sum(axis=1)
+        # like a BatchNorm-folded layer: each channel's pre-activation mean ends up near 0
+        # (± half its sd), so fused ReLUs neither kill a channel nor pass it unchanged
+        no_bias_mean = st.mean * w_real.sum(axis=1)
+        bias = -no_bias_mean + self.rng.normal(0.0, 0.5, size=n_out) * np.sqrt(varis)
         b_scale = (np.float32(s_in) * np.broadcast_to(w_scales, (n_out,)).astype(np.float32)).astype(
             np.float64
         )
         bq = np.clip(np.round(bias / b_scale), -(2**31), 2**31 - 1).astype(np.int32)
-        means = st.mean * w_real.sum(axis=1) + bq * b_scale
-        varis = st.var * (w_real**2).sum(axis=1)
+        means = no_bias_mean + bq * b_scale
         stats = _Stats(float(means.mean()), float(varis.mean() + means.var()))
         # make the range wide enough to hold every channel's mean ± 2.5 sd
         lo = float((means - 2.5 * np.sqrt(varis)).min())
@@ -335,7 +347,8 @@ class Graph:
         axes_n = sorted(a % len(shape) for a in axes)
         n = int(np.prod([shape[a] for a in axes_n]))
         st = self.stats[x]
-        out_st = _Stats(st.mean, st.var / max(1.0, n / 2.0))
+        # averaging shrinks the within-channel spread; the spread between channels stays
+        out_st = _Stats(st.mean, st.var * (0.3 + 1.0 / n))
         if keep_dims:
             out_shape = tuple(1 if i in axes_n else d for i, d in enumerate(shape))
         else:
@@ -438,8 +451,8 @@ def random_max_pool2d(rng: np.random.Generator) -> ModelSpec:
     return g.spec([x], [y], "max_pool2d")
 
 
-def _logit_input(g: Graph, shape: Sequence[int]) -> int:
-    half = float(g.rng.uniform(2.0, 10.0))
+def _logit_input(g: Graph, shape: Sequence[int], max_half: float = 10.0) -> int:
+    half = float(g.rng.uniform(2.0, max_half))
     scale, zp = qparams_for_range(-half * float(g.rng.uniform(0.5, 1.0)), half)
     return g.act(shape, scale, zp)
 
@@ -454,7 +467,7 @@ def random_softmax(rng: np.random.Generator) -> ModelSpec:
 
 def random_logistic(rng: np.random.Generator) -> ModelSpec:
     g = Graph(rng)
-    x = _logit_input(g, _rand_nhwc(rng, (1, 6)))
+    x = _logit_input(g, _rand_nhwc(rng, (1, 6)), max_half=6.0)
     y = g.logistic(x)
     return g.spec([x], [y], "logistic")
 
@@ -545,9 +558,9 @@ def random_quantize(rng: np.random.Generator) -> ModelSpec:
     shape = _rand_nhwc(rng, (1, 6))
     if rng.random() < 0.5:
         lo, hi = FLOAT_INPUT_RANGE
-        f = float(rng.uniform(0.5, 1.5))
+        f = float(rng.uniform(0.8, 1.3))
         x = g._add(TensorSpec("x", shape, "float32"))
-        scale, zp = qparams_for_range(lo * f * float(rng.uniform(0.3, 1.0)), hi * f)
+        scale, zp = qparams_for_range(lo * f * float(rng.uniform(0.5, 1.0)), hi * f)
     else:
         x = g.input(shape)
         s_in, zp_in = g.qp(x)
@@ -617,10 +630,8 @@ def random_chain(rng: np.random.Generator, n_ops: int = 4) -> ModelSpec:
         elif kind == "branch":
             a = g.conv2d(x, cout=int(rng.integers(1, 6)), kernel=(1, 1), stride=(1, 1), padding="SAME")
             b = g.conv2d(x, cout=int(rng.integers(1, 6)), kernel=(3, 3), stride=(1, 1), padding="SAME")
-            # concatenation needs one quantization for all inputs: requantize b to a's params
-            b_q = g.like(a, g.shape(b))
-            g.op("QUANTIZE", [b], [b_q])
-            x = g.concat([a, b_q], axis=3)
+            g.share_quantization([a, b])  # concatenation needs one quantization for all inputs
+            x = g.concat([a, b], axis=3)
         elif kind == "pool":
             name = str(rng.choice(["MAX_POOL_2D", "AVERAGE_POOL_2D"]))
             x = g.pool(name, x, filt=(2, 2), stride=(2, 2), padding="SAME")

@@ -44,10 +44,6 @@ class SerialLink:
                         "(a serial monitor) holds it."
                     ) from err
                 time.sleep(0.1)
-        try:
-            self._ser.reset_input_buffer()
-        except (serial.SerialException, OSError, AttributeError):
-            pass
 
     def write(self, data: bytes) -> None:
         import serial
