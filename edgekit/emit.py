@@ -156,6 +156,10 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def render_template(template: str, **ctx: object) -> str:
+    return _environment().get_template(template).render(**ctx)
+
+
 def model_info(name: str, graph: Graph, model: LoweredModel, plan: MemoryPlan, weights_bytes: int) -> ModelInfo:
     return ModelInfo(
         name=name, input=tensor_info(graph.tensors[graph.inputs[0]]),

@@ -10,9 +10,11 @@ Every generator takes a ``numpy.random.Generator`` and returns a
 * softmax/logistic output ``(1/256, -128)``; pool, concat, pad, reshape, squeeze keep the input
   quantization.
 
-Output quantization is derived from estimated real-valued statistics (mean and variance
-propagated from the input range, assuming random int8 inputs spread over the whole range), so
-outputs use a good part of the int8 range instead of saturating.
+Output quantization is calibrated like post-training quantization: a batch of random int8
+inputs (spread over the whole range, as ``random_inputs`` draws them) is pushed through a float
+reference of each op, and the output scale/zero point come from the min/max. Weighted layers get
+BatchNorm-like biases (per-channel pre-activation mean near 0), so fused ReLUs neither kill nor
+pass whole channels and outputs are not saturated or constant.
 
 ``OP_GENERATORS`` maps a builtin op name to its generator; ``random_chain`` builds multi-op
 graphs; ``random_inputs`` draws inputs matching a spec.
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,92 +62,117 @@ def quantize_symmetric(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.
     return np.clip(q, -127, 127).astype(np.int8), scales.astype(np.float32)
 
 
-def _phi(z: float) -> float:
-    return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+N_SAMPLES = 16  # calibration batch: random int8 inputs over the whole range
 
 
-def _cdf(z: float) -> float:
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+def _same_pads(size: int, k_eff: int, stride: int) -> tuple[int, int]:
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k_eff - size, 0)
+    return total // 2, total - total // 2
 
 
-@dataclass
-class _Stats:
-    """Estimated real-valued mean and variance of a tensor's elements."""
-
-    mean: float
-    var: float
-
-    @property
-    def sd(self) -> float:
-        return math.sqrt(max(self.var, 1e-12))
-
-    @property
-    def sq(self) -> float:
-        return self.mean**2 + self.var
+def _pad_hw(x: np.ndarray, ph: tuple[int, int], pw: tuple[int, int], value: float) -> np.ndarray:
+    return np.pad(x, ((0, 0), ph, pw, (0, 0)), constant_values=value)
 
 
-def _relu_stats(s: _Stats, cap: float | None) -> _Stats:
-    mu, sd = s.mean, s.sd
-    z = mu / sd
-    mean = mu * _cdf(z) + sd * _phi(z)
-    sq = (mu * mu + sd * sd) * _cdf(z) + mu * sd * _phi(z)
-    var = max(sq - mean * mean, 1e-8)
-    if cap is not None:
-        mean, var = min(mean, cap), min(var, (cap / 2) ** 2)
-    return _Stats(mean, var)
+def _windows(
+    x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding: str, value: float = 0.0
+) -> tuple[list[tuple[int, int, np.ndarray]], int, int]:
+    """(i, j, strided slice) for each kernel tap, and the output height/width."""
+    _, h, w, _ = x.shape
+    oh, ow = _out_hw(h, w, kh, kw, sh, sw, dh, dw, padding)
+    if padding == "SAME":
+        x = _pad_hw(x, _same_pads(h, (kh - 1) * dh + 1, sh), _same_pads(w, (kw - 1) * dw + 1, sw), value)
+    taps = []
+    for i in range(kh):
+        for j in range(kw):
+            sl = x[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :]
+            taps.append((i, j, sl))
+    return taps, oh, ow
+
+
+def _apply_act(v: np.ndarray, act: str) -> np.ndarray:
+    if act == "RELU":
+        return np.maximum(v, 0.0)
+    if act == "RELU6":
+        return np.clip(v, 0.0, 6.0)
+    return v
 
 
 class Graph:
-    """Incremental builder of a quantized graph that tracks real-valued statistics."""
+    """Incremental builder of a quantized graph, calibrated like post-training quantization.
+
+    Each activation carries a batch of real-valued samples (``N_SAMPLES`` random int8 inputs,
+    pushed through a float reference of every op); output quantization comes from their
+    min/max, and the samples are then fake-quantized so later layers see what TFLM sees.
+    """
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
         self.tensors: list[TensorSpec] = []
         self.ops: list[OpSpec] = []
-        self.stats: dict[int, _Stats] = {}
+        self.samples: dict[int, np.ndarray] = {}
 
     # ---- tensors -----------------------------------------------------------------------------
     def _add(self, t: TensorSpec) -> int:
         self.tensors.append(t)
         return len(self.tensors) - 1
 
-    def act(self, shape: Sequence[int], scale: float, zp: int, stats: _Stats | None = None) -> int:
-        idx = self._add(TensorSpec(f"t{len(self.tensors)}", tuple(int(d) for d in shape), "int8",
-                                   scale=[scale], zero_point=[zp]))  # fmt: skip
-        self.stats[idx] = stats if stats is not None else self._uniform_stats(scale, zp)
+    def act(self, shape: Sequence[int], scale: float, zp: int, samples: np.ndarray | None = None) -> int:
+        """An int8 activation with the given quantization (samples are fake-quantized to it)."""
+        shape = tuple(int(d) for d in shape)
+        idx = self._add(TensorSpec(f"t{len(self.tensors)}", shape, "int8", scale=[scale], zero_point=[zp]))
+        if samples is None:
+            q = self.rng.integers(-128, 128, size=(N_SAMPLES, *shape[1:]))
+        else:
+            q = np.clip(np.round(samples / scale) + zp, -128, 127)
+        self.samples[idx] = (q - zp) * scale
         return idx
 
-    def act_from_stats(self, shape: Sequence[int], s: _Stats, act: str = "NONE", k: float = 3.0) -> int:
-        lo, hi = s.mean - k * s.sd, s.mean + k * s.sd
-        if act == "RELU":
-            lo, s = 0.0, _relu_stats(s, None)
-        elif act == "RELU6":
-            lo, hi, s = 0.0, min(hi, 6.0), _relu_stats(s, 6.0)
-        if hi <= 0.0:
-            hi = max(s.sd, 1e-2)
+    def calibrated(self, samples: np.ndarray, act: str = "NONE", shape: Sequence[int] | None = None) -> int:
+        """An int8 activation quantized from the min/max of its (post-activation) float samples."""
+        v = _apply_act(samples, act)
+        lo, hi = float(v.min()), float(v.max())
+        margin = 0.05 * (hi - lo)  # a small calibration batch underestimates the range
+        lo, hi = lo - margin, hi + margin
+        if act in ("RELU", "RELU6"):
+            lo = 0.0
+        if hi - lo < 1e-3:  # a constant tensor: keep some range so the quantization is valid
+            hi = lo + 1e-2
         scale, zp = qparams_for_range(lo, hi)
-        return self.act(shape, scale, zp, s)
+        return self.act(shape if shape is not None else (1, *v.shape[1:]), scale, zp, v)
 
-    def like(self, src: int, shape: Sequence[int] | None = None) -> int:
-        t = self.tensors[src]
-        assert t.scale is not None and t.zero_point is not None
-        return self.act(shape if shape is not None else t.shape, t.scale[0], t.zero_point[0], self.stats[src])
+    def like(self, src: int, shape: Sequence[int] | None = None, samples: np.ndarray | None = None) -> int:
+        """An activation with ``src``'s quantization (reshapes keep the samples)."""
+        scale, zp = self.qp(src)
+        shape = tuple(shape) if shape is not None else self.shape(src)
+        if samples is None and self.samples[src].size == N_SAMPLES * int(np.prod(shape[1:])):
+            samples = self.samples[src].reshape((N_SAMPLES, *shape[1:]))
+        return self.act(shape, scale, zp, samples)
 
-    def const(self, data: np.ndarray, dtype: str, scale: Sequence[float] | None = None,
-              zp: Sequence[int] | None = None, qdim: int = 0) -> int:  # fmt: skip
+    def const(
+        self,
+        data: np.ndarray,
+        dtype: str,
+        scale: Sequence[float] | None = None,
+        zp: Sequence[int] | None = None,
+        qdim: int = 0,
+    ) -> int:
         arr = np.asarray(data).astype(dtype)
-        return self._add(TensorSpec(f"c{len(self.tensors)}", tuple(arr.shape), dtype, data=arr,
-                                    scale=None if scale is None else [float(s) for s in scale],
-                                    zero_point=None if zp is None else [int(z) for z in zp],
-                                    quantized_dimension=qdim))  # fmt: skip
+        return self._add(
+            TensorSpec(
+                f"c{len(self.tensors)}",
+                tuple(arr.shape),
+                dtype,
+                data=arr,
+                scale=None if scale is None else [float(s) for s in scale],
+                zero_point=None if zp is None else [int(z) for z in zp],
+                quantized_dimension=qdim,
+            )
+        )
 
     def int32_const(self, values: Sequence[int]) -> int:
         return self.const(np.asarray(values, dtype=np.int32), "int32")
-
-    @staticmethod
-    def _uniform_stats(scale: float, zp: int) -> _Stats:
-        lo, hi = (-128 - zp) * scale, (127 - zp) * scale
-        return _Stats((lo + hi) / 2, (hi - lo) ** 2 / 12)
 
     def share_quantization(self, idxs: Sequence[int]) -> None:
         """Give not-yet-consumed tensors ``idxs`` one quantization covering all their ranges."""
@@ -156,6 +182,7 @@ class Graph:
         scale, zp = qparams_for_range(lo, hi)
         for i in idxs:
             self.tensors[i].scale, self.tensors[i].zero_point = [scale], [zp]
+            self.samples[i] = (np.clip(np.round(self.samples[i] / scale) + zp, -128, 127) - zp) * scale
 
     def qp(self, idx: int) -> tuple[float, int]:
         t = self.tensors[idx]
@@ -183,39 +210,38 @@ class Graph:
     # ---- weighted layers ----------------------------------------------------------------------
     def _weights(self, n_out: int, fan_in: int, x: int, target_sd: float) -> np.ndarray:
         """Float weights (n_out, fan_in) scaled so each output's pre-activation sd ≈ target_sd."""
-        sq = self.stats[x].sq
+        sq = float(np.mean(self.samples[x] ** 2)) + 1e-6
         sigma = target_sd / math.sqrt(fan_in * sq)
         per_ch = sigma * self.rng.uniform(0.5, 1.5, size=(n_out, 1))
         return self.rng.normal(0.0, 1.0, size=(n_out, fan_in)) * per_ch
 
-    def _bias_and_stats(self, x: int, wq: np.ndarray, w_scales: np.ndarray, n_out: int,
-                        target_sd: float) -> tuple[int, _Stats]:  # fmt: skip
-        """Bias tensor (int32, scale s_in·s_w) and the pre-activation statistics it implies."""
+    def _bias(self, x: int, pre: np.ndarray, w_scales: np.ndarray) -> tuple[int, np.ndarray]:
+        """int32 bias (scale s_in·s_w[c]) like a BatchNorm-folded layer, and the biased samples.
+
+        Each channel's pre-activation mean ends up near 0 (± half its sd), so fused ReLUs
+        neither kill a channel nor pass it unchanged.
+        """
+        n_out = pre.shape[-1]
+        flat = pre.reshape(-1, n_out)
+        bias = -flat.mean(axis=0) + self.rng.normal(0.0, 0.5, size=n_out) * (flat.std(axis=0) + 1e-3)
         s_in, _ = self.qp(x)
-        st = self.stats[x]
-        w_real = wq.reshape(n_out, -1).astype(np.float64) * np.broadcast_to(w_scales, (n_out,))[:, None]
-        varis = st.var * (w_real**2).sum(axis=1)
-        # like a BatchNorm-folded layer: each channel's pre-activation mean ends up near 0
-        # (± half its sd), so fused ReLUs neither kill a channel nor pass it unchanged
-        no_bias_mean = st.mean * w_real.sum(axis=1)
-        bias = -no_bias_mean + self.rng.normal(0.0, 0.5, size=n_out) * np.sqrt(varis)
         b_scale = (np.float32(s_in) * np.broadcast_to(w_scales, (n_out,)).astype(np.float32)).astype(
             np.float64
         )
         bq = np.clip(np.round(bias / b_scale), -(2**31), 2**31 - 1).astype(np.int32)
-        means = no_bias_mean + bq * b_scale
-        stats = _Stats(float(means.mean()), float(varis.mean() + means.var()))
-        # make the range wide enough to hold every channel's mean ± 2.5 sd
-        lo = float((means - 2.5 * np.sqrt(varis)).min())
-        hi = float((means + 2.5 * np.sqrt(varis)).max())
-        half = max(hi - stats.mean, stats.mean - lo) / 3.0
-        stats = _Stats(stats.mean, max(stats.var, half * half))
         b_idx = self.const(bq, "int32", scale=b_scale.astype(np.float32).tolist(), zp=[0] * n_out)
-        return b_idx, stats
+        return b_idx, pre + bq * b_scale
 
-    def conv2d(self, x: int, cout: int | None = None, kernel: tuple[int, int] | None = None,
-               stride: tuple[int, int] | None = None, dilation: tuple[int, int] | None = None,
-               padding: str | None = None, act: str | None = None) -> int:  # fmt: skip
+    def conv2d(
+        self,
+        x: int,
+        cout: int | None = None,
+        kernel: tuple[int, int] | None = None,
+        stride: tuple[int, int] | None = None,
+        dilation: tuple[int, int] | None = None,
+        padding: str | None = None,
+        act: str | None = None,
+    ) -> int:
         r = self.rng
         _, h, w, cin = self.shape(x)
         cout = cout or int(r.integers(1, 9))
@@ -224,20 +250,37 @@ class Graph:
         dh, dw = dilation or (1, 1)
         padding = padding or _pick_padding(r, h, w, kh, kw, dh, dw)
         act = act or str(r.choice(ACTIVATIONS))
-        oh, ow = _out_hw(h, w, kh, kw, sh, sw, dh, dw, padding)
-        target = float(r.uniform(0.5, 3.0))
-        wf = self._weights(cout, kh * kw * cin, x, target)
+        wf = self._weights(cout, kh * kw * cin, x, float(r.uniform(0.5, 3.0)))
         wq, ws = quantize_symmetric(wf.reshape(cout, kh, kw, cin), axis=0)
         w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * cout, qdim=0)
-        b_idx, st = self._bias_and_stats(x, wq, ws, cout, target)
-        y = self.act_from_stats((1, oh, ow, cout), st, act)
-        self.op("CONV_2D", [x, w_idx, b_idx], [y], padding=padding, stride_w=sw, stride_h=sh,
-                fused_activation_function=act, dilation_w_factor=dw, dilation_h_factor=dh)  # fmt: skip
+        w_real = wq * ws[:, None, None, None].astype(np.float64)
+        taps, _, _ = _windows(self.samples[x], kh, kw, sh, sw, dh, dw, padding)
+        pre = sum(sl @ w_real[:, i, j, :].T for i, j, sl in taps)
+        b_idx, pre = self._bias(x, np.asarray(pre), ws)
+        y = self.calibrated(pre, act)
+        self.op(
+            "CONV_2D",
+            [x, w_idx, b_idx],
+            [y],
+            padding=padding,
+            stride_w=sw,
+            stride_h=sh,
+            fused_activation_function=act,
+            dilation_w_factor=dw,
+            dilation_h_factor=dh,
+        )
         return y
 
-    def depthwise(self, x: int, multiplier: int | None = None, kernel: tuple[int, int] | None = None,
-                  stride: tuple[int, int] | None = None, dilation: tuple[int, int] | None = None,
-                  padding: str | None = None, act: str | None = None) -> int:  # fmt: skip
+    def depthwise(
+        self,
+        x: int,
+        multiplier: int | None = None,
+        kernel: tuple[int, int] | None = None,
+        stride: tuple[int, int] | None = None,
+        dilation: tuple[int, int] | None = None,
+        padding: str | None = None,
+        act: str | None = None,
+    ) -> int:
         r = self.rng
         _, h, w, cin = self.shape(x)
         m = multiplier or int(r.integers(1, 3))
@@ -246,83 +289,118 @@ class Graph:
         dh, dw = dilation or (1, 1)
         padding = padding or _pick_padding(r, h, w, kh, kw, dh, dw)
         act = act or str(r.choice(ACTIVATIONS))
-        oh, ow = _out_hw(h, w, kh, kw, sh, sw, dh, dw, padding)
         cout = cin * m
-        target = float(r.uniform(0.5, 3.0))
-        wf = self._weights(cout, kh * kw, x, target)  # (C·M, kh·kw)
-        w_hwc = wf.T.reshape(1, kh, kw, cout)
-        wq, ws = quantize_symmetric(w_hwc, axis=3)
+        wf = self._weights(cout, kh * kw, x, float(r.uniform(0.5, 3.0)))  # (C·M, kh·kw)
+        wq, ws = quantize_symmetric(wf.T.reshape(1, kh, kw, cout), axis=3)
         w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * cout, qdim=3)
-        b_idx, st = self._bias_and_stats(x, np.moveaxis(wq, 3, 0), ws, cout, target)
-        y = self.act_from_stats((1, oh, ow, cout), st, act)
-        self.op("DEPTHWISE_CONV_2D", [x, w_idx, b_idx], [y], padding=padding, stride_w=sw, stride_h=sh,
-                depth_multiplier=m, fused_activation_function=act, dilation_w_factor=dw,
-                dilation_h_factor=dh)  # fmt: skip
+        w_real = wq[0] * ws.astype(np.float64)
+        xs = np.repeat(self.samples[x], m, axis=3)  # output channel c·M+k reads input channel c
+        taps, _, _ = _windows(xs, kh, kw, sh, sw, dh, dw, padding)
+        pre = sum(sl * w_real[i, j] for i, j, sl in taps)
+        b_idx, pre = self._bias(x, np.asarray(pre), ws)
+        y = self.calibrated(pre, act)
+        self.op(
+            "DEPTHWISE_CONV_2D",
+            [x, w_idx, b_idx],
+            [y],
+            padding=padding,
+            stride_w=sw,
+            stride_h=sh,
+            depth_multiplier=m,
+            fused_activation_function=act,
+            dilation_w_factor=dw,
+            dilation_h_factor=dh,
+        )
         return y
 
-    def fully_connected(self, x: int, units: int | None = None, per_channel: bool = False,
-                        keep_num_dims: bool = False, act: str | None = None, bias: bool = True) -> int:  # fmt: skip
+    def fully_connected(
+        self,
+        x: int,
+        units: int | None = None,
+        per_channel: bool = False,
+        keep_num_dims: bool = False,
+        act: str | None = None,
+        bias: bool = True,
+    ) -> int:
         r = self.rng
         shape = self.shape(x)
         n_in = shape[-1] if keep_num_dims else int(np.prod(shape[1:]))
         units = units or int(r.integers(1, 17))
         act = act or str(r.choice(ACTIVATIONS))
-        target = float(r.uniform(0.5, 3.0))
-        wf = self._weights(units, n_in, x, target)
+        wf = self._weights(units, n_in, x, float(r.uniform(0.5, 3.0)))
         wq, ws = quantize_symmetric(wf, axis=0 if per_channel else None)
         n_sc = units if per_channel else 1
         w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * n_sc, qdim=0)
+        xs = self.samples[x]
+        xs = xs if keep_num_dims else xs.reshape(N_SAMPLES, n_in)
+        pre = xs @ (wq * np.broadcast_to(ws, (units,))[:, None].astype(np.float64)).T
+        b_idx = -1
         if bias:
-            b_idx, st = self._bias_and_stats(x, wq, ws, units, target)
-        else:
-            b_idx, st = -1, self._nobias_stats(x, wq, ws, units)
+            b_idx, pre = self._bias(x, pre, np.broadcast_to(ws, (units,)))
         out_shape = (*shape[:-1], units) if keep_num_dims else (shape[0], units)
-        y = self.act_from_stats(out_shape, st, act)
-        self.op("FULLY_CONNECTED", [x, w_idx, b_idx], [y], fused_activation_function=act,
-                keep_num_dims=keep_num_dims)  # fmt: skip
+        y = self.calibrated(pre, act, out_shape)
+        self.op(
+            "FULLY_CONNECTED",
+            [x, w_idx, b_idx],
+            [y],
+            fused_activation_function=act,
+            keep_num_dims=keep_num_dims,
+        )
         return y
-
-    def _nobias_stats(self, x: int, wq: np.ndarray, ws: np.ndarray, n: int) -> _Stats:
-        st = self.stats[x]
-        w_real = wq.astype(np.float64) * np.broadcast_to(ws, (n,))[:, None]
-        means = st.mean * w_real.sum(axis=1)
-        varis = st.var * (w_real**2).sum(axis=1)
-        return _Stats(float(means.mean()), float(varis.mean() + means.var()))
 
     # ---- elementwise / shape ops ------------------------------------------------------------
     def binary(self, name: str, a: int, b: int, act: str = "NONE") -> int:
-        sa, sb = self.stats[a], self.stats[b]
-        if name == "ADD":
-            st = _Stats(sa.mean + sb.mean, sa.var + sb.var)
-        elif name == "SUB":
-            st = _Stats(sa.mean - sb.mean, sa.var + sb.var)
-        else:  # MUL
-            st = _Stats(sa.mean * sb.mean, max(sa.sq * sb.sq - (sa.mean * sb.mean) ** 2, 1e-8))
-        shape = tuple(np.broadcast_shapes(self.shape(a), self.shape(b)))
-        y = self.act_from_stats(shape, st, act)
+        va, vb = self.samples[a], self.samples[b]
+        v = va + vb if name == "ADD" else (va - vb if name == "SUB" else va * vb)
+        if act != "NONE" and v.max() <= 0.0:
+            act = "NONE"  # a fused ReLU would make the output constant
+        y = self.calibrated(v, act)
         self.op(name, [a, b], [y], fused_activation_function=act)
         return y
 
-    def pool(self, name: str, x: int, filt: tuple[int, int] | None = None,
-             stride: tuple[int, int] | None = None, padding: str | None = None) -> int:  # fmt: skip
+    def pool(
+        self,
+        name: str,
+        x: int,
+        filt: tuple[int, int] | None = None,
+        stride: tuple[int, int] | None = None,
+        padding: str | None = None,
+    ) -> int:
         r = self.rng
         _, h, w, c = self.shape(x)
         fh, fw = filt or (int(r.integers(1, min(h, 3) + 1)), int(r.integers(1, min(w, 3) + 1)))
         sh, sw = stride or (int(r.integers(1, 3)), int(r.integers(1, 3)))
         padding = padding or _pick_padding(r, h, w, fh, fw, 1, 1)
-        oh, ow = _out_hw(h, w, fh, fw, sh, sw, 1, 1, padding)
-        y = self.like(x, (1, oh, ow, c))
-        self.op(name, [x], [y], padding=padding, stride_w=sw, stride_h=sh, filter_width=fw,
-                filter_height=fh, fused_activation_function="NONE")  # fmt: skip
+        xs = self.samples[x]
+        if name == "MAX_POOL_2D":
+            taps, oh, ow = _windows(xs, fh, fw, sh, sw, 1, 1, padding, value=-np.inf)
+            v = np.max([sl for _, _, sl in taps], axis=0)
+        else:  # TFLite averages over the valid (unpadded) taps only
+            taps, oh, ow = _windows(xs, fh, fw, sh, sw, 1, 1, padding, value=np.nan)
+            v = np.nanmean([sl for _, _, sl in taps], axis=0)
+        y = self.like(x, (1, oh, ow, c), v)
+        self.op(
+            name,
+            [x],
+            [y],
+            padding=padding,
+            stride_w=sw,
+            stride_h=sh,
+            filter_width=fw,
+            filter_height=fh,
+            fused_activation_function="NONE",
+        )
         return y
 
     def softmax(self, x: int, beta: float = 1.0) -> int:
-        y = self.act(self.shape(x), *SOFTMAX_QPARAMS, stats=_Stats(0.1, 0.01))
+        z = beta * self.samples[x]
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        y = self.act(self.shape(x), *SOFTMAX_QPARAMS, e / e.sum(axis=-1, keepdims=True))
         self.op("SOFTMAX", [x], [y], beta=beta)
         return y
 
     def logistic(self, x: int) -> int:
-        y = self.act(self.shape(x), *SOFTMAX_QPARAMS, stats=_Stats(0.5, 0.05))
+        y = self.act(self.shape(x), *SOFTMAX_QPARAMS, 1.0 / (1.0 + np.exp(-self.samples[x])))
         self.op("LOGISTIC", [x], [y])
         return y
 
@@ -338,23 +416,31 @@ class Graph:
         ax = axis % len(shapes[0])
         out = list(shapes[0])
         out[ax] = sum(s[ax] for s in shapes)
-        y = self.like(xs[0], tuple(out))
+        if ax == 0:  # the batch grows: samples only model batch 1, draw fresh ones
+            y = self.act(tuple(out), *self.qp(xs[0]))
+        else:
+            y = self.like(xs[0], tuple(out), np.concatenate([self.samples[i] for i in xs], axis=ax))
         self.op("CONCATENATION", xs, [y], axis=axis, fused_activation_function="NONE")
         return y
 
     def mean(self, x: int, axes: Sequence[int], keep_dims: bool) -> int:
         shape = self.shape(x)
-        axes_n = sorted(a % len(shape) for a in axes)
-        n = int(np.prod([shape[a] for a in axes_n]))
-        st = self.stats[x]
-        # averaging shrinks the within-channel spread; the spread between channels stays
-        out_st = _Stats(st.mean, st.var * (0.3 + 1.0 / n))
+        axes_n = tuple(sorted(a % len(shape) for a in axes))
+        v = self.samples[x].mean(axis=axes_n, keepdims=True)
         if keep_dims:
             out_shape = tuple(1 if i in axes_n else d for i, d in enumerate(shape))
         else:
             out_shape = tuple(d for i, d in enumerate(shape) if i not in axes_n)
-        y = self.act_from_stats(out_shape, out_st, "NONE", k=3.5)
+        v = v.reshape((N_SAMPLES, *out_shape[1:]))
+        y = self.calibrated(v)
         self.op("MEAN", [x, self.int32_const(list(axes))], [y], keep_dims=keep_dims)
+        return y
+
+    def pad(self, x: int, pads: np.ndarray) -> int:
+        shape = self.shape(x)
+        v = np.pad(self.samples[x], [(0, 0), *(tuple(int(p) for p in row) for row in pads[1:])])
+        y = self.like(x, tuple(int(d + p.sum()) for d, p in zip(shape, pads, strict=True)), v)
+        self.op("PAD", [x, self.const(pads, "int32")], [y])
         return y
 
 
@@ -363,18 +449,24 @@ def _pick_padding(r: np.random.Generator, h: int, w: int, kh: int, kw: int, dh: 
     return "VALID" if valid_ok and r.random() < 0.5 else "SAME"
 
 
-def _out_hw(h: int, w: int, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding: str
-            ) -> tuple[int, int]:  # fmt: skip
+def _out_hw(
+    h: int, w: int, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding: str
+) -> tuple[int, int]:
     if padding == "SAME":
         return -(-h // sh), -(-w // sw)
     ekh, ekw = (kh - 1) * dh + 1, (kw - 1) * dw + 1
     return (h - ekh) // sh + 1, (w - ekw) // sw + 1
 
 
-def _rand_nhwc(r: np.random.Generator, hw: tuple[int, int] = (3, 12), c: tuple[int, int] = (1, 8)
-               ) -> tuple[int, int, int, int]:  # fmt: skip
-    return (1, int(r.integers(hw[0], hw[1] + 1)), int(r.integers(hw[0], hw[1] + 1)),
-            int(r.integers(c[0], c[1] + 1)))  # fmt: skip
+def _rand_nhwc(
+    r: np.random.Generator, hw: tuple[int, int] = (3, 12), c: tuple[int, int] = (1, 8)
+) -> tuple[int, int, int, int]:
+    return (
+        1,
+        int(r.integers(hw[0], hw[1] + 1)),
+        int(r.integers(hw[0], hw[1] + 1)),
+        int(r.integers(c[0], c[1] + 1)),
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -409,8 +501,9 @@ def random_fully_connected(rng: np.random.Generator) -> ModelSpec:
     else:
         shape = (1, int(rng.integers(1, 5)), int(rng.integers(1, 17)))
     x = g.input(shape)
-    y = g.fully_connected(x, per_channel=bool(rng.random() < 0.5), keep_num_dims=kind == 2,
-                          bias=bool(rng.random() < 0.8))  # fmt: skip
+    y = g.fully_connected(
+        x, per_channel=bool(rng.random() < 0.5), keep_num_dims=kind == 2, bias=bool(rng.random() < 0.8)
+    )
     return g.spec([x], [y], "fully_connected")
 
 
@@ -505,7 +598,7 @@ def random_concatenation(rng: np.random.Generator) -> ModelSpec:
         s = list(base)
         if ax != 0:
             s[ax] = int(rng.integers(1, 6))
-        xs.append(g.like(first, tuple(s)))
+        xs.append(g.act(tuple(s), *g.qp(first)))
     y = g.concat(xs, axis)
     return g.spec(xs, [y], "concatenation")
 
@@ -526,8 +619,7 @@ def random_pad(rng: np.random.Generator) -> ModelSpec:
     pads[1:3] = rng.integers(0, 3, size=(2, 2))
     if rng.random() < 0.3:
         pads[3] = rng.integers(0, 2, size=2)
-    y = g.like(x, tuple(int(d + p.sum()) for d, p in zip(shape, pads, strict=True)))
-    g.op("PAD", [x, g.const(pads, "int32")], [y])
+    y = g.pad(x, pads)
     return g.spec([x], [y], "pad")
 
 
@@ -604,6 +696,20 @@ def random_hard_swish(rng: np.random.Generator) -> ModelSpec:
     return g.spec([x], [y], "hard_swish")
 
 
+def random_batch_matmul(rng: np.random.Generator) -> ModelSpec:
+    """int8 activations × int8 activations, ``adj_y`` half the time (rhs stored as B×P×K)."""
+    g = Graph(rng)
+    b, m, k, p = (int(v) for v in rng.integers(1, 7, size=4))
+    adj_y = bool(rng.random() < 0.5)
+    lhs = g.input((1, b, m, k))
+    rhs = g.input((1, b, p, k) if adj_y else (1, b, k, p))
+    vr = g.samples[rhs]
+    v = g.samples[lhs] @ (np.swapaxes(vr, -1, -2) if adj_y else vr)
+    y = g.calibrated(v)
+    g.op("BATCH_MATMUL", [lhs, rhs], [y], adj_x=False, adj_y=adj_y)
+    return g.spec([lhs, rhs], [y], "batch_matmul")
+
+
 # ------------------------------------------------------------------------------------------------
 # multi-op graphs
 
@@ -638,9 +744,7 @@ def random_chain(rng: np.random.Generator, n_ops: int = 4) -> ModelSpec:
         elif kind == "pw":
             if rng.random() < 0.5:
                 pads = np.array([[0, 0], [1, 1], [1, 1], [0, 0]], dtype=np.int32)
-                y = g.like(x, (1, h + 2, w + 2, c))
-                g.op("PAD", [x, g.const(pads, "int32")], [y])
-                x = g.conv2d(y, kernel=(3, 3), stride=(1, 1), padding="VALID")
+                x = g.conv2d(g.pad(x, pads), kernel=(3, 3), stride=(1, 1), padding="VALID")
             else:
                 x = g.conv2d(x, kernel=(1, 1), stride=(1, 1), padding="SAME")
         else:  # gate: x * sigmoid(conv(x))
@@ -679,6 +783,7 @@ OP_GENERATORS: dict[str, Callable[[np.random.Generator], ModelSpec]] = {
     "DEQUANTIZE": random_dequantize,
     "TRANSPOSE": random_transpose,
     "HARD_SWISH": random_hard_swish,
+    "BATCH_MATMUL": random_batch_matmul,
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,7 @@ class DeviceClient:
         self._seq = 0
         self._xfer = 0
         self._rx_log = bytearray()
+        self._pending: deque[P.Frame] = deque()
         self.recoveries = 0  # statistics: retransmissions + restarts so far
 
     # ---- low level ---------------------------------------------------------------------------
@@ -82,21 +84,15 @@ class DeviceClient:
         self.link.write(P.encode(msg, seq, payload))
         return seq
 
-    def _wait(self, seq: int, accept: set[int], timeout: float) -> P.Frame:
-        """The reply with sequence number `seq` whose type is in `accept` (or an ERROR)."""
+    def _wait(self, seq: int, accept: set[int], timeout: float, boot_ok: bool = False) -> P.Frame:
+        """The reply with sequence number `seq` whose type is in `accept` (or an ERROR).
+        A boot HELLO (the device restarted) raises _DeviceRestarted unless `boot_ok`."""
         deadline = time.monotonic() + timeout
         self._rx_log.clear()
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _NoReply()
-            data = self.link.read(min(left, 0.2))
-            if not data:
-                continue
-            self._rx_log += data
-            del self._rx_log[:-4096]
-            for frame in self.decoder.feed(data):
-                if frame.type == P.Msg.HELLO and frame.seq == 0:
+            while self._pending:
+                frame = self._pending.popleft()
+                if frame.type == P.Msg.HELLO and frame.seq == 0 and not boot_ok:
                     try:
                         boot = P.parse_hello(frame.payload).boot
                     except ValueError:
@@ -107,6 +103,16 @@ class DeviceClient:
                     continue  # stale reply to an earlier (retransmitted) request
                 if frame.type in accept or frame.type == P.Msg.ERROR:
                     return frame
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _NoReply()
+            data = self.link.read(min(left, 0.2))
+            if not data and self.decoder.pending():
+                self._pending.extend(self.decoder.resync())  # a quiet link mid-frame: resync
+            if data:
+                self._rx_log += data
+                del self._rx_log[:-4096]
+                self._pending.extend(self.decoder.feed(data))
 
     def _fail(self, what: str, timeout: float) -> DeviceError:
         return DeviceError(
@@ -122,9 +128,10 @@ class DeviceClient:
         for _attempt in range(self.retries + 1):
             seq = self._send(P.Msg.HELLO_REQ)
             try:
-                frame = self._wait(seq, {P.Msg.HELLO}, self.timeout)
+                frame = self._wait(seq, {P.Msg.HELLO}, self.timeout, boot_ok=True)
             except (_NoReply, _DeviceRestarted):
                 self.recoveries += 1
+                self.flush_device()
                 continue
             if frame.type == P.Msg.ERROR:
                 raise DeviceError(
@@ -140,6 +147,8 @@ class DeviceClient:
                     f"speaks v{P.PROTO_VERSION}: rebuild and flash the firmware with this edgekit"
                 )
             self.info = info
+            # the longest frame this device can send us: RESULT with per-layer ticks, or LAYERS
+            self.decoder.max_payload = max(4096, 20 + info.output.bytes + 4 * info.num_layers)
             return info
         raise self._fail("HELLO (sent HELLO_REQ)", self.timeout)
 
@@ -154,6 +163,13 @@ class DeviceClient:
                 raise DeviceError(f"device refused LAYERS: {P.parse_error(frame.payload).describe()}")
             return P.parse_layers(frame.payload)
         raise self._fail("LAYERS_REQ", self.timeout)
+
+    def flush_device(self) -> None:
+        """Complete any partial frame the device may be waiting on (after a truncated frame or
+        garbage that looked like a header) with filler that holds no sync byte; the device's
+        parser then fails its CRC and is empty again."""
+        max_rx = self.info.max_rx_payload if self.info else P.DEVICE_MAX_RX_PAYLOAD
+        self.link.write(bytes(max_rx + P.OVERHEAD))
 
     def reset(self) -> None:
         """Ask the device to reset itself (it answers ACK, then reboots and says HELLO)."""
@@ -200,6 +216,7 @@ class DeviceClient:
                     ) from None
                 budget[0] -= 1
                 self.decoder.clear()
+                self._pending.clear()
 
     def _transaction(self, raw: bytes, per_layer: bool, budget: list[int]) -> InferResult:
         assert self.info is not None
@@ -221,7 +238,10 @@ class DeviceClient:
                     budget[0] -= 1
 
         frame = exchange(
-            P.Msg.INFER_BEGIN, P.pack_begin(xfer, len(raw), per_layer), {P.Msg.ACK}, self.timeout,
+            P.Msg.INFER_BEGIN,
+            P.pack_begin(xfer, len(raw), per_layer),
+            {P.Msg.ACK},
+            self.timeout,
             f"INFER_BEGIN ({len(raw)} input bytes)",
         )
         self._check_ack(frame, xfer, 0)

@@ -80,7 +80,9 @@ class Emulator:
             self.port = free_port()
             cmd = qemu_command(self.elf, self.port, self.machine, self.qemu)
             self._log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+            )
             deadline = time.monotonic() + self.start_timeout
             while self.link is None and time.monotonic() < deadline:
                 if self.proc.poll() is not None:

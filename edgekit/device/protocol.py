@@ -115,6 +115,14 @@ class Decoder:
                 return frames
             frames.append(frame)
 
+    def resync(self) -> list[Frame]:
+        """Give up on a stalled partial frame (its header was probably garbage that passed the
+        header check): skip one byte and parse what is left."""
+        if not self.buf:
+            return []
+        self._drop(1)
+        return self.feed(b"")
+
     def pending(self) -> int:
         return len(self.buf)
 
@@ -204,7 +212,9 @@ def _tensor(raw: bytes) -> TensorSpec:
     if dtype not in DTYPES or rank > MAX_RANK:
         raise ValueError(f"bad tensor description (dtype {dtype}, rank {rank})")
     dims = tuple(int(d) for d in vals[3 : 3 + rank])
-    return TensorSpec(DTYPES[dtype], dims, int(vals[3 + MAX_RANK]), float(vals[4 + MAX_RANK]), int(vals[5 + MAX_RANK]))
+    return TensorSpec(
+        DTYPES[dtype], dims, int(vals[3 + MAX_RANK]), float(vals[4 + MAX_RANK]), int(vals[5 + MAX_RANK])
+    )
 
 
 def _pack_tensor(t: TensorSpec) -> bytes:
@@ -230,11 +240,21 @@ def parse_hello(payload: bytes) -> DeviceInfo:
     except (struct.error, IndexError, UnicodeDecodeError, ValueError) as err:
         raise ValueError(f"malformed HELLO payload ({len(payload)} bytes): {err}") from err
     return DeviceInfo(
-        proto_version=h[0], api_version=h[1], emulated=bool(h[2] & HELLO_EMULATED),
+        proto_version=h[0],
+        api_version=h[1],
+        emulated=bool(h[2] & HELLO_EMULATED),
         boot=bool(h[2] & HELLO_BOOT),
         tick_unit="instructions" if h[3] == TickUnit.INSTRUCTIONS else "cycles",
-        clock_hz=h[4], model_hash=h[5], arena_bytes=h[6], weights_bytes=h[7], num_layers=h[8],
-        max_rx_payload=h[9], input=tin, output=tout, board=board, model_name=name,
+        clock_hz=h[4],
+        model_hash=h[5],
+        arena_bytes=h[6],
+        weights_bytes=h[7],
+        num_layers=h[8],
+        max_rx_payload=h[9],
+        input=tin,
+        output=tout,
+        board=board,
+        model_name=name,
     )
 
 
@@ -242,11 +262,29 @@ def pack_hello(info: DeviceInfo) -> bytes:
     """Inverse of :func:`parse_hello` (used by tests and simulated devices)."""
     flags = (HELLO_EMULATED if info.emulated else 0) | (HELLO_BOOT if info.boot else 0)
     unit = TickUnit.INSTRUCTIONS if info.tick_unit == "instructions" else TickUnit.CYCLES
-    head = _HELLO_HEAD.pack(info.proto_version, info.api_version, flags, unit, info.clock_hz,
-                            info.model_hash, info.arena_bytes, info.weights_bytes, info.num_layers,
-                            info.max_rx_payload, 0)
+    head = _HELLO_HEAD.pack(
+        info.proto_version,
+        info.api_version,
+        flags,
+        unit,
+        info.clock_hz,
+        info.model_hash,
+        info.arena_bytes,
+        info.weights_bytes,
+        info.num_layers,
+        info.max_rx_payload,
+        0,
+    )
     b, m = info.board.encode(), info.model_name.encode()
-    return head + _pack_tensor(info.input) + _pack_tensor(info.output) + bytes([len(b)]) + b + bytes([len(m)]) + m
+    return (
+        head
+        + _pack_tensor(info.input)
+        + _pack_tensor(info.output)
+        + bytes([len(b)])
+        + b
+        + bytes([len(m)])
+        + m
+    )
 
 
 def pack_begin(xfer: int, total: int, per_layer: bool) -> bytes:
@@ -295,8 +333,11 @@ def parse_result(payload: bytes) -> Result:
 
 
 def pack_result(r: Result) -> bytes:
-    return _RESULT.pack(r.xfer, len(r.layer_ticks), r.status, r.ticks, r.input_crc, len(r.output)) + r.output + \
-        struct.pack(f"<{len(r.layer_ticks)}I", *r.layer_ticks)
+    return (
+        _RESULT.pack(r.xfer, len(r.layer_ticks), r.status, r.ticks, r.input_crc, len(r.output))
+        + r.output
+        + struct.pack(f"<{len(r.layer_ticks)}I", *r.layer_ticks)
+    )
 
 
 @dataclass(frozen=True)

@@ -128,8 +128,7 @@ def _check_tensor(i: int, t: TensorSpec) -> None:
         qd = t.quantized_dimension
         if not 0 <= qd < len(t.shape) or t.shape[qd] != n:
             raise ModelFormatError(
-                f"{where}: {n} per-channel scales do not match shape {t.shape} "
-                f"along quantized_dimension {qd}"
+                f"{where}: {n} per-channel scales do not match shape {t.shape} along quantized_dimension {qd}"
             )
     if t.shape_signature is not None and len(t.shape_signature) != len(t.shape):
         raise ModelFormatError(f"{where}: shape_signature rank differs from shape rank")

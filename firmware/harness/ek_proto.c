@@ -103,7 +103,7 @@ int ek_parser_next(ek_parser_t *p, ek_frame_t *out)
             return 0;
         }
         uint32_t want = ek_get_u32(&p->buf[EK_HDR_BYTES + len]);
-        if (ek_crc32(&p->buf[2], (size_t)(EK_HDR_BYTES - 2u + len)) != want) {
+        if (ek_crc32_update(ek_crc32(&p->buf[2], 4), &p->buf[EK_HDR_BYTES], len) != want) {
             p->crc_errors++;
             p->dropped++;
             drop(p, 1);

@@ -46,8 +46,8 @@ static int8_t ek_mul_one(const ek_mul_params_t *p, int32_t x, int32_t y)
 
 static void ek_add_sub(const ek_add_params_t *p, const void *const *inputs, void *const *outputs, int sub)
 {
-    const int8_t *a = (const int8_t *)inputs[0];
-    const int8_t *b = (const int8_t *)inputs[1];
+    const int8_t *a = p->in1_const ? p->const1 : (const int8_t *)inputs[0];
+    const int8_t *b = p->in2_const ? p->const2 : (const int8_t *)inputs[p->in1_const ? 0 : 1];
     int8_t *out = (int8_t *)outputs[0];
     if (!p->broadcast) {
         int32_t i;
@@ -73,8 +73,8 @@ void ek_sub_s8(const ek_add_params_t *p, const void *const *inputs, void *const 
 
 void ek_mul_s8(const ek_mul_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
 {
-    const int8_t *a = (const int8_t *)inputs[0];
-    const int8_t *b = (const int8_t *)inputs[1];
+    const int8_t *a = p->in1_const ? p->const1 : (const int8_t *)inputs[0];
+    const int8_t *b = p->in2_const ? p->const2 : (const int8_t *)inputs[p->in1_const ? 0 : 1];
     int8_t *out = (int8_t *)outputs[0];
     (void)scratch;
     if (!p->broadcast) {

@@ -4,7 +4,7 @@
  * Every kernel has the signature
  *     void f(const P *p, const void *const *inputs, void *const *outputs, void *scratch);
  * The generated model code fills the parameter structs with designated initializers
- * (field names are the contract with edgekit/ops/*.py). Integer parameters are
+ * (field names are the contract with the edgekit.ops modules). Integer parameters are
  * precomputed at generation time exactly as TFLite Micro's Prepare() computes them; the
  * kernels are bit-exact with TFLM's reference int8 kernels.
  * Arrays (weights, bias, multipliers, shapes) live in flash as const data.
@@ -79,7 +79,8 @@ typedef struct {
 /* Broadcast shape description shared by the binary elementwise ops: the output is
  * iterated over `rank` dims (out_dims); in1_strides/in2_strides give each input's element
  * stride per output dim (0 along broadcast dims). */
-/* ADD / SUB (int8) */
+/* ADD / SUB (int8). A constant operand is not an arena input: it comes from constN and
+ * the activation operands are taken from inputs[] in order. */
 typedef struct {
     int32_t rank;
     int32_t size;                /* output elements */
@@ -87,6 +88,9 @@ typedef struct {
     const int32_t *out_dims;     /* [rank] */
     const int32_t *in1_strides;  /* [rank] */
     const int32_t *in2_strides;  /* [rank] */
+    int32_t in1_const, in2_const; /* 1: that operand is the constant array const1/const2 */
+    const int8_t *const1;
+    const int8_t *const2;
     int32_t input1_offset, input2_offset, output_offset;
     int32_t left_shift;
     int32_t input1_multiplier, input1_shift;
@@ -103,6 +107,9 @@ typedef struct {
     const int32_t *out_dims;
     const int32_t *in1_strides;
     const int32_t *in2_strides;
+    int32_t in1_const, in2_const;
+    const int8_t *const1;
+    const int8_t *const2;
     int32_t input1_offset, input2_offset, output_offset;
     int32_t output_multiplier, output_shift;
     int32_t act_min, act_max;

@@ -1,0 +1,1 @@
+"""Demo models that need no downloads (e.g. :mod:`edgekit.demo.digits`)."""

@@ -1,0 +1,101 @@
+"""DEPTHWISE_CONV_2D: int8, weights 1×H×W×(C·M) per-channel along axis 3, int32 bias."""
+
+from __future__ import annotations
+
+from edgekit.ir.graph import Graph, Node
+from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _util as u
+from edgekit.quant import tflite_math as tm
+
+
+def _geometry(graph: Graph, node: Node) -> dict[str, int]:
+    x = u.in_tensor(graph, node, 0)
+    w = u.in_tensor(graph, node, 1)
+    if len(x.shape) != 4 or len(w.shape) != 4:
+        raise u.unsupported(node, f"expected 4-D input and filter, got {x.shape} and {w.shape}")
+    n, in_h, in_w, in_c = x.shape
+    _, k_h, k_w, out_c = w.shape
+    if in_c <= 0 or out_c % in_c != 0:
+        raise u.unsupported(node, f"filter depth {out_c} is not a multiple of the input depth {in_c}")
+    mult = out_c // in_c
+    s_h = int(node.attrs.get("stride_h", 1))
+    s_w = int(node.attrs.get("stride_w", 1))
+    d_h = int(node.attrs.get("dilation_h_factor", 1))
+    d_w = int(node.attrs.get("dilation_w_factor", 1))
+    pad_h, pad_w, out_h, out_w = u.conv_padding(node, in_h, in_w, k_h, k_w, s_h, s_w, d_h, d_w)
+    return dict(
+        batches=n,
+        in_h=in_h,
+        in_w=in_w,
+        in_c=in_c,
+        out_h=out_h,
+        out_w=out_w,
+        out_c=out_c,
+        k_h=k_h,
+        k_w=k_w,
+        depth_multiplier=mult,
+        stride_h=s_h,
+        stride_w=s_w,
+        dil_h=d_h,
+        dil_w=d_w,
+        pad_h=pad_h,
+        pad_w=pad_w,
+    )
+
+
+def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
+    g = _geometry(graph, node)
+    return [(g["batches"], g["out_h"], g["out_w"], g["out_c"])]
+
+
+def macs(graph: Graph, node: Node) -> int:
+    g = _geometry(graph, node)
+    return g["batches"] * g["out_h"] * g["out_w"] * g["out_c"] * g["k_h"] * g["k_w"]
+
+
+def lower(graph: Graph, node: Node) -> KernelCall:
+    x = u.require_activation(graph, node, 0)
+    w = u.in_tensor(graph, node, 1)
+    y = u.out_tensor(graph, node)
+    u.require_dtype(node, x, ("int8",), "input")
+    u.require_dtype(node, y, ("int8",), "output")
+    u.require_dtype(node, w, ("int8",), "filter")
+    if not w.is_const:
+        raise u.unsupported(node, "a non-constant filter")
+    g = _geometry(graph, node)
+    s_in, zp_in = u.per_tensor_q(node, x, "input")
+    s_out, zp_out = u.per_tensor_q(node, y, "output")
+    if w.quant is None:
+        raise u.unsupported(node, "an unquantized filter")
+    if w.quant.scale.size not in (1, g["out_c"]):
+        raise u.unsupported(node, f"filter has {w.quant.scale.size} scales for {g['out_c']} output channels")
+    if w.quant.scale.size > 1 and w.quant.axis != 3:
+        raise u.unsupported(node, f"filter quantized along axis {w.quant.axis}; expected axis 3")
+    if any(int(z) != 0 for z in w.quant.zero_point.reshape(-1)):
+        raise u.unsupported(node, "non-zero filter zero points")
+    mult, shift = tm.per_channel_multipliers(s_in, w.quant.scale, s_out, g["out_c"])
+    act_min, act_max = u.act_range(node, s_out, zp_out)
+    params: dict = dict(g)
+    params.update(
+        input_offset=-zp_in,
+        output_offset=zp_out,
+        act_min=act_min,
+        act_max=act_max,
+        weights=w.data.astype("int8").reshape(-1),
+        bias=u.bias_array(graph, node, 2, g["out_c"]),
+        out_mult=mult,
+        out_shift=shift,
+    )
+    return KernelCall(
+        func="ek_dwconv2d_s8",
+        params_type="ek_dwconv_params_t",
+        params=params,
+        inputs=[x.id],
+        outputs=[y.id],
+        runtime_sources=("ek_conv.c",),
+    )
+
+
+register(
+    OpDef(name="DEPTHWISE_CONV_2D", infer_shapes=infer_shapes, macs=macs, lower=lower, doc=__doc__ or "")
+)

@@ -1,0 +1,61 @@
+"""PAD / PADV2 (int8, constant padding): pad value = the output zero point (PADV2: its constant)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.ir.graph import Graph, Node
+from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _util as u
+
+
+def _paddings(graph: Graph, node: Node) -> list[tuple[int, int]]:
+    x = u.in_tensor(graph, node, 0)
+    vals = u.const_int_values(graph, node, 1, "the paddings operand")
+    rank = len(x.shape)
+    if len(vals) != 2 * rank:
+        raise u.unsupported(node, f"paddings has {len(vals)} values for a rank-{rank} input")
+    pads = [(vals[2 * d], vals[2 * d + 1]) for d in range(rank)]
+    if any(a < 0 or b < 0 for a, b in pads):
+        raise u.unsupported(node, "negative paddings")
+    return pads
+
+
+def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
+    x = u.in_tensor(graph, node, 0)
+    return [tuple(int(n) + a + b for n, (a, b) in zip(x.shape, _paddings(graph, node), strict=True))]
+
+
+def lower(graph: Graph, node: Node) -> KernelCall:
+    x, y = u.unary_int8(graph, node)
+    _, zp_out = u.per_tensor_q(node, y, "output")
+    pads = _paddings(graph, node)
+    rank = len(x.shape)
+    if rank == 0 or rank > u.RUNTIME_MAX_RANK:
+        raise u.unsupported(node, f"rank {rank} input")
+    pad_value = zp_out
+    cv = u.opt_in_tensor(graph, node, 2)
+    if cv is not None:
+        if not cv.is_const:
+            raise u.unsupported(node, "a non-constant pad value")
+        pad_value = int(np.asarray(cv.data).reshape(-1)[0])
+    in_dims = [int(d) for d in x.shape]
+    out_dims = [n + a + b for n, (a, b) in zip(in_dims, pads, strict=True)]
+    return KernelCall(
+        func="ek_pad_s8",
+        params_type="ek_pad_params_t",
+        params=dict(
+            rank=rank,
+            in_dims=u.i32(in_dims),
+            out_dims=u.i32(out_dims),
+            pad_before=u.i32([a for a, _ in pads]),
+            pad_value=pad_value,
+        ),
+        inputs=[x.id],
+        outputs=[y.id],
+        runtime_sources=("ek_copy.c",),
+    )
+
+
+register(OpDef(name="PAD", infer_shapes=infer_shapes, macs=u.zero_macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(name="PADV2", infer_shapes=infer_shapes, macs=u.zero_macs, lower=lower, doc=__doc__ or ""))

@@ -1,0 +1,50 @@
+"""RESHAPE: a view (no call); the planner aliases the output to the input buffer."""
+
+from __future__ import annotations
+
+from edgekit.ir.graph import Graph, Node
+from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _util as u
+
+
+def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
+    x = u.in_tensor(graph, node, 0)
+    total = u.numel(tuple(x.shape))
+    new = node.attrs.get("new_shape")
+    if not new:
+        shape_t = u.opt_in_tensor(graph, node, 1)
+        if shape_t is not None and shape_t.is_const:
+            new = [int(v) for v in shape_t.data.reshape(-1)]
+        else:
+            return [u.out_shape(graph, node)]
+    dims = [int(d) for d in new]
+    if dims.count(-1) > 1:
+        raise u.unsupported(node, f"new shape {dims} has more than one -1")
+    if -1 in dims:
+        known = u.numel(tuple(d for d in dims if d != -1))
+        dims[dims.index(-1)] = total // known if known else 0
+    if u.numel(tuple(dims)) != total:
+        raise u.unsupported(node, f"cannot reshape {tuple(x.shape)} to {tuple(dims)}")
+    return [tuple(dims)]
+
+
+def lower(graph: Graph, node: Node) -> KernelCall:
+    x = u.in_tensor(graph, node, 0)
+    y = u.out_tensor(graph, node)
+    if x.dtype != y.dtype:
+        raise u.unsupported(node, f"dtype change {x.dtype} -> {y.dtype}")
+    if x.nbytes != y.nbytes:
+        raise u.unsupported(node, f"size change {tuple(x.shape)} -> {tuple(y.shape)}")
+    return KernelCall(func="", params_type="", params={}, inputs=[x.id], outputs=[y.id], is_view=True)
+
+
+register(
+    OpDef(
+        name="RESHAPE",
+        infer_shapes=infer_shapes,
+        macs=u.zero_macs,
+        lower=lower,
+        float_ok=True,
+        doc=__doc__ or "",
+    )
+)
