@@ -74,12 +74,14 @@ def measure(stem: str) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     out = [
-        "| model | MACs | edgekit arena (B) | lower bound (B) | TFLM arena (B, bisected, x86-64 wheel) | ratio | weights (B) |",
+        "| model | MACs | edgekit arena (B) | lower bound (B) | TFLM arena (B, bisected, x86-64 wheel) "
+        "| ratio | weights (B) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        out.append(f"| {r['model']} | {r['macs']:,} | {r['edgekit_arena_bytes']:,} | {r['edgekit_arena_lower_bound']:,} "
-                   f"| {r['tflm_arena_bytes']:,} | {r['arena_ratio']:.3f} | {r['edgekit_weights_bytes']:,} |")
+        out.append(f"| {r['model']} | {r['macs']:,} | {r['edgekit_arena_bytes']:,} "
+                   f"| {r['edgekit_arena_lower_bound']:,} | {r['tflm_arena_bytes']:,} | {r['arena_ratio']:.3f} "
+                   f"| {r['edgekit_weights_bytes']:,} |")
     return "\n".join(out) + "\n"
 
 

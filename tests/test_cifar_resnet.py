@@ -3,8 +3,6 @@ TFLite Micro's outputs, and its top-1 is TFLite Micro's 75.56 %."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from edgekit.build.host import compile_model
 from edgekit.data import Preprocess, load_dataset
 from tests.conftest import shared_model

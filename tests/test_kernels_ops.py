@@ -51,9 +51,7 @@ def _tflm(buf: bytes, xs: list[np.ndarray]) -> list[np.ndarray]:
     return outs
 
 
-def _host(
-    buf: bytes, xs: list[np.ndarray], out_dtype: np.dtype, out_shape: tuple[int, ...]
-) -> list[np.ndarray]:
+def _host(buf: bytes, xs: list[np.ndarray], out_dtype: np.dtype, out_shape: tuple[int, ...]) -> list[np.ndarray]:
     from edgekit.build.host import compile_model
 
     hm = compile_model(buf, name="k")

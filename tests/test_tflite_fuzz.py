@@ -73,8 +73,8 @@ def test_importer_survives_mutated_mlperf_models(stem: str) -> None:
 
 
 def test_importer_survives_mutated_self_built_models() -> None:
-    from tests.modelgen import OP_GENERATORS, random_chain
     from edgekit.export.tflite_builder import build_tflite
+    from tests.modelgen import OP_GENERATORS, random_chain
 
     rng = np.random.default_rng(7)
     seeds = [build_tflite(random_chain(rng, 6)) for _ in range(3)]
@@ -89,7 +89,10 @@ def test_importer_survives_mutated_self_built_models() -> None:
     run()
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00" * 3, b"TFL3", bytes(range(256)) * 4, b"\x10\x00\x00\x00TFL3" + b"\xff" * 64])
+GARBAGE = [b"", b"\x00" * 3, b"TFL3", bytes(range(256)) * 4, b"\x10\x00\x00\x00TFL3" + b"\xff" * 64]
+
+
+@pytest.mark.parametrize("data", GARBAGE)
 def test_garbage_is_a_model_format_error(data: bytes) -> None:
     with pytest.raises(EdgekitError):
         parse_tflite(data)

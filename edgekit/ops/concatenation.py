@@ -59,6 +59,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     )
 
 
-register(
-    OpDef(name="CONCATENATION", infer_shapes=infer_shapes, macs=u.zero_macs, lower=lower, doc=__doc__ or "")
-)
+register(OpDef(name="CONCATENATION", infer_shapes=infer_shapes, macs=u.zero_macs, lower=lower, doc=__doc__ or ""))

@@ -96,6 +96,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     )
 
 
-register(
-    OpDef(name="DEPTHWISE_CONV_2D", infer_shapes=infer_shapes, macs=macs, lower=lower, doc=__doc__ or "")
-)
+register(OpDef(name="DEPTHWISE_CONV_2D", infer_shapes=infer_shapes, macs=macs, lower=lower, doc=__doc__ or ""))

@@ -27,6 +27,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     )
 
 
-register(
-    OpDef(name="LOGISTIC", infer_shapes=u.same_shape, macs=u.input_elems_macs, lower=lower, doc=__doc__ or "")
-)
+register(OpDef(name="LOGISTIC", infer_shapes=u.same_shape, macs=u.input_elems_macs, lower=lower, doc=__doc__ or ""))

@@ -19,8 +19,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     )
 
 
-register(
-    OpDef(
-        name="MAX_POOL_2D", infer_shapes=u.pool_infer_shapes, macs=u.pool_macs, lower=lower, doc=__doc__ or ""
-    )
-)
+register(OpDef(name="MAX_POOL_2D", infer_shapes=u.pool_infer_shapes, macs=u.pool_macs, lower=lower, doc=__doc__ or ""))

@@ -76,6 +76,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     )
 
 
-register(
-    OpDef(name="MEAN", infer_shapes=infer_shapes, macs=u.input_elems_macs, lower=lower, doc=__doc__ or "")
-)
+register(OpDef(name="MEAN", infer_shapes=infer_shapes, macs=u.input_elems_macs, lower=lower, doc=__doc__ or ""))

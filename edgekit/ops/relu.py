@@ -34,6 +34,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     )
 
 
-register(
-    OpDef(name="RELU", infer_shapes=u.same_shape, macs=u.input_elems_macs, lower=lower, doc=__doc__ or "")
-)
+register(OpDef(name="RELU", infer_shapes=u.same_shape, macs=u.input_elems_macs, lower=lower, doc=__doc__ or ""))

@@ -15,9 +15,7 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     s_in, _ = u.per_tensor_q(node, x, "input")
     s_out, zp_out = u.per_tensor_q(node, y, "output")
     if zp_out != -128 or np.float32(s_out) != np.float32(1.0 / 256):
-        raise u.unsupported(
-            node, f"int8 output quantization ({s_out}, {zp_out}); TFLM requires (1/256, -128)"
-        )
+        raise u.unsupported(node, f"int8 output quantization ({s_out}, {zp_out}); TFLM requires (1/256, -128)")
     shape = tuple(x.shape) or (1,)
     depth = int(shape[-1])
     beta = float(node.attrs.get("beta", 1.0))
@@ -33,6 +31,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     )
 
 
-register(
-    OpDef(name="SOFTMAX", infer_shapes=u.same_shape, macs=u.input_elems_macs, lower=lower, doc=__doc__ or "")
-)
+register(OpDef(name="SOFTMAX", infer_shapes=u.same_shape, macs=u.input_elems_macs, lower=lower, doc=__doc__ or ""))

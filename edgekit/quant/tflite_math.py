@@ -138,9 +138,7 @@ def multiply_by_quantized_multiplier(x: int, m: int, shift: int) -> int:
     """
     left = shift if shift > 0 else 0
     right = -shift if shift < 0 else 0
-    return rounding_divide_by_pot(
-        saturating_rounding_doubling_high_mul(wrap_int32(x * (1 << left)), m), right
-    )
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(wrap_int32(x * (1 << left)), m), right)
 
 
 def multiply_by_quantized_multiplier_np(x: np.ndarray, m: int, shift: int) -> np.ndarray:
@@ -298,9 +296,7 @@ def sub_params(s1: float, s2: float, s_out: float, left_shift: int = 20) -> dict
 # SOFTMAX / LOGISTIC
 
 
-def calculate_input_radius(
-    input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31
-) -> int:
+def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31) -> int:
     """``CalculateInputRadius`` (double arithmetic, floor)."""
     max_input_rescaled = (
         1.0
@@ -377,9 +373,7 @@ def compute_out_size(padding: str, image_size: int, filter_size: int, stride: in
     raise ValueError(f"unknown padding {padding!r}")
 
 
-def compute_padding_with_offset(
-    stride: int, dilation: int, in_size: int, filter_size: int, out_size: int
-) -> int:
+def compute_padding_with_offset(stride: int, dilation: int, in_size: int, filter_size: int, out_size: int) -> int:
     """``ComputePaddingWithOffset``: the leading pad (total // 2; the odd extra pad goes after)."""
     eff = (filter_size - 1) * dilation + 1
     total = (out_size - 1) * stride + eff - in_size

@@ -75,22 +75,30 @@ protocol = env.subst("$UPLOAD_PROTOCOL") or board.get("upload.protocol", "qemu")
 if protocol == "qemu":
     machine = board.get("debug.qemu_machine", "netduinoplus2")
     env.Replace(
-        UPLOADCMD="qemu-system-arm -M %s -display none -monitor none -nodefaults "
-        "-icount shift=0,align=off,sleep=off -semihosting-config enable=on,target=native %s -kernel $SOURCE"
-        % (machine, opt("custom_qemu_args"))
+        UPLOADCMD=" ".join(
+            [
+                "qemu-system-arm -M",
+                machine,
+                "-display none -monitor none -nodefaults",
+                "-icount shift=0,align=off,sleep=off -semihosting-config enable=on,target=native",
+                opt("custom_qemu_args"),
+                "-kernel $SOURCE",
+            ]
+        )
     )
     upload_source = target_elf
 elif protocol == "openocd":
     env.Replace(
-        UPLOADCMD='openocd -f interface/stlink.cfg -f %s -c "program {$SOURCE} verify reset exit"'
-        % board.get("debug.openocd_target", "target/stm32f4x.cfg")
+        UPLOADCMD="openocd -f interface/stlink.cfg -f "
+        + board.get("debug.openocd_target", "target/stm32f4x.cfg")
+        + ' -c "program {$SOURCE} verify reset exit"',
     )
     upload_source = target_elf
 elif protocol == "st-flash":
     env.Replace(UPLOADCMD="st-flash --reset write $SOURCE 0x08000000")
     upload_source = target_bin
 else:
-    env.Replace(UPLOADCMD="echo unknown upload_protocol %s && false" % protocol)
+    env.Replace(UPLOADCMD=f"echo unknown upload_protocol {protocol} && false")
     upload_source = target_elf
 
 AlwaysBuild(env.Alias("upload", upload_source, [env.VerboseAction("$UPLOADCMD", "Uploading $SOURCE")]))
