@@ -9,7 +9,8 @@ import click
 # module path -> names of click commands defined there
 _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "edgekit.core_cli": ("analyze", "generate", "run"),
-    "edgekit.device.cli": ("deploy", "validate", "boards"),
+    "edgekit.device.cli": ("deploy", "validate", "boards", "demo"),
+    "edgekit.quant.cli": ("quantize", "eval"),
 }
 
 

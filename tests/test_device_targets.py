@@ -32,7 +32,7 @@ def test_fit_check_refuses_with_a_table() -> None:
     with pytest.raises(DoesNotFitError) as err:
         fit_check(Info(arena_bytes=200 * 1024), get_board("nucleo"), emulated=False)
     msg = str(err.value)
-    assert "SRAM" in msg and "TOO BIG" in msg and "128.0 KiB" in msg
+    assert "SRAM" in msg and "DOES NOT FIT" in msg and "131,072 B" in msg
     fit_check(Info(arena_bytes=200 * 1024), get_board("nucleo-l4r5zi"), emulated=False)
 
 

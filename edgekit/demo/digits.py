@@ -36,6 +36,7 @@ __all__ = [
     "INPUT_ZERO_POINT",
     "build_digits_model",
     "digits_model_path",
+    "digits_test_npz",
     "load_digits_test",
     "load_digits_split",
     "preprocess",
@@ -43,7 +44,7 @@ __all__ = [
 
 INPUT_SCALE = 1.0 / 240.0
 INPUT_ZERO_POINT = -128
-MODEL_FILENAME = "digits_int8.tflite"
+MODEL_FILENAME = "digits_int8_v2.tflite"
 SEED = 0
 EPOCHS = 40
 _C1, _C2, _CLASSES = 8, 16, 10
@@ -265,7 +266,17 @@ def _quantize_model(layers: list[dict[str, np.ndarray]], calib01: np.ndarray) ->
     )
     probs = add(TensorSpec("probs", (1, _CLASSES), "int8", scale=[1.0 / 256.0], zero_point=[-128]))
     ops.append(OpSpec("SOFTMAX", [logits], [probs], {"beta": 1.0}))
-    return ModelSpec(tensors, ops, inputs=[x], outputs=[probs], description="edgekit digits demo (int8)")
+    return ModelSpec(tensors, ops, inputs=[x], outputs=[probs], description=_description())
+
+
+def _description() -> str:
+    """Deployment description: pixel p (0..16) → real p/16 → int8 with scale 1/240, zp −128."""
+    from edgekit.data import Preprocess
+    from edgekit.deployment import deployment_description
+
+    pre = Preprocess(input_shape=(8, 8, 1), dtype="int8", input_scale=float(np.float32(INPUT_SCALE)),
+                     input_zero_point=INPUT_ZERO_POINT, scale=1.0 / 16.0, offset=0.0)
+    return deployment_description(pre, model="edgekit digits demo (int8)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -310,6 +321,19 @@ def cache_dir() -> Path:
     root = os.environ.get("EDGEKIT_CACHE")
     base = Path(root) if root else Path.home() / ".cache" / "edgekit"
     return base / "demo"
+
+
+def digits_test_npz() -> Path:
+    """The held-out split as raw samples (`images` N×8×8×1 uint8 pixels 0..16, `labels`), cached."""
+    path = cache_dir() / "digits_test.npz"
+    if not path.is_file():
+        _x_train, _y_train, x_test, y_test = load_digits_split()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, images=x_test[..., None].astype(np.uint8), labels=y_test.astype(np.int64),
+                 class_names=np.array([str(d) for d in range(_CLASSES)]))
+        os.replace(tmp, path)
+    return path
 
 
 def digits_model_path() -> Path:

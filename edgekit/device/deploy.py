@@ -18,48 +18,17 @@ from edgekit.device.client import DeviceClient
 from edgekit.device.emulator import Emulator
 from edgekit.device.protocol import DeviceInfo
 from edgekit.device.serial_link import SerialLink
-from edgekit.errors import BuildError, DeviceError, DoesNotFitError
+from edgekit.errors import BuildError, DeviceError
+from edgekit.fit import FitEstimate, estimate_fit
 from edgekit.targets import Board
 
-HARNESS_RAM_BYTES = 1024  # parser buffer, session state (measured: ~520 B) + margin
-HARNESS_FLASH_BYTES = 8 * 1024  # harness + startup + board code (measured: ~5.5 KiB at -O2)
 
-
-def _kib(n: int) -> str:
-    return f"{n / 1024:,.1f} KiB"
-
-
-def fit_check(info: pio.ModelInfoLike, board: Board, emulated: bool) -> dict[str, int]:
-    """Refuse a model that cannot fit before building. Returns the estimate."""
-    flash_lim, sram_lim = board.limits(emulated)
-    need_flash = info.weights_bytes + HARNESS_FLASH_BYTES
-    io = pio.tensor_bytes(info.input) + pio.tensor_bytes(info.output) + 4 * len(info.layer_names)
-    need_sram = info.arena_bytes + io + board.stack_bytes + HARNESS_RAM_BYTES
-    est = {
-        "flash_needed": need_flash,
-        "flash_limit": flash_lim,
-        "sram_needed": need_sram,
-        "sram_limit": sram_lim,
-    }
-    if need_flash > flash_lim or need_sram > sram_lim:
-        where = (
-            f"{board.name}{' under QEMU ' + board.emulator.machine if emulated and board.emulator else ''}"
-        )
-        rows = [
-            ("flash", f"weights {_kib(info.weights_bytes)} + code ~{_kib(HARNESS_FLASH_BYTES)}",
-             need_flash, flash_lim),
-            ("SRAM", f"arena {_kib(info.arena_bytes)} + in/out {_kib(io)} + stack {_kib(board.stack_bytes)}",
-             need_sram, sram_lim),
-        ]  # fmt: skip
-        lines = [f"{'memory':<7}{'needed':>14}{'board has':>14}  {'status':<7} breakdown"]
-        for name, detail, need, lim in rows:
-            ok = "ok" if need <= lim else "TOO BIG"
-            lines.append(f"{name:<7}{_kib(need):>14}{_kib(lim):>14}  {ok:<7} {detail}")
-        bigger = [b for b in ("nucleo-l4r5zi", "nucleo-h743zi") if b != board.name]
-        raise DoesNotFitError(
-            f"model does not fit {where}:\n" + "\n".join(lines) + "\nUse a board with more memory "
-            f"({', '.join(bigger)}), a smaller model, or lower-precision weights."
-        )
+def fit_check(info: pio.ModelInfoLike, board: Board, emulated: bool) -> FitEstimate:
+    """Refuse a model that cannot fit before building (DoesNotFitError with the budget table)."""
+    io = pio.tensor_bytes(info.input) + pio.tensor_bytes(info.output)
+    est = estimate_fit(board, weights_bytes=info.weights_bytes, arena_bytes=info.arena_bytes, io_bytes=io,
+                       num_layers=len(info.layer_names), emulated=emulated)
+    est.raise_if_not_fits()
     return est
 
 
@@ -141,7 +110,7 @@ def stream(
     outs, ticks, layers = [], [], []
     assert client.info is not None
     shape = client.info.input.shape
-    for x in tqdm(inputs, desc="device", unit="sample", disable=not progress, leave=False):
+    for x in tqdm(inputs, desc="device", unit="sample", disable=None if progress else True, leave=False):
         r = client.infer(np.asarray(x).reshape(shape), per_layer=per_layer)
         outs.append(r.output)
         ticks.append(r.ticks)

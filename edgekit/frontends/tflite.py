@@ -78,7 +78,7 @@ class _Reader:
         if not inputs or not outputs:
             raise self.fb.fail("the subgraph declares no input or no output")
         graph = Graph(tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs, name=self.name,
-                      source_hash=fnv1a32(self.fb.data))
+                      source_hash=fnv1a32(self.fb.data), description=model.string(3))
         _check_dataflow(graph, self.fb)
         return graph
 

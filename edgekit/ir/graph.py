@@ -79,6 +79,7 @@ class Graph:
     outputs: list[int]
     name: str = "model"
     source_hash: int = 0  # FNV-1a 32 of the source file
+    description: str = ""  # free text from the source file (edgekit stores its deployment JSON here)
 
     def tensor(self, tid: int) -> Tensor:
         return self.tensors[tid]

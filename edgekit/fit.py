@@ -1,0 +1,63 @@
+"""Will a model fit a board? The estimate made before anything is built.
+
+Flash: weights + harness/startup code. SRAM: arena + the firmware's input/output buffers + the
+per-layer tick table + stack + harness state. The linked firmware's real ROM/RAM are reported
+after the build; this estimate refuses hopeless builds early with a table a user can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgekit.errors import DoesNotFitError
+from edgekit.report.text import fit_table
+from edgekit.targets import Board, get_board
+
+HARNESS_RAM_BYTES = 1024  # parser buffer, session state (measured: ~520 B) + margin
+HARNESS_FLASH_BYTES = 8 * 1024  # harness + startup + board code (measured: ~5.5 KiB at -O2)
+
+
+@dataclass
+class FitEstimate:
+    board: str
+    emulated: bool
+    needs: dict[str, int]
+    board_has: dict[str, int]
+
+    @property
+    def fits(self) -> bool:
+        return all(self.needs[k] <= self.board_has[k] for k in self.needs)
+
+    def format(self) -> str:
+        where = f"{self.board}{' (emulated)' if self.emulated else ''}"
+        verdict = "fits" if self.fits else "DOES NOT FIT"
+        return f"fit on {where}: {verdict}\n" + fit_table(self.needs, self.board_has)
+
+    def to_json(self) -> dict:
+        return {"board": self.board, "emulated": self.emulated, "fits": self.fits,
+                "needs": self.needs, "board_has": self.board_has}
+
+    def raise_if_not_fits(self) -> None:
+        if not self.fits:
+            bigger = [b for b in ("nucleo-l4r5zi", "nucleo-h743zi") if b != self.board]
+            raise DoesNotFitError(
+                f"the model does not fit {self.board}{' under emulation' if self.emulated else ''}:\n"
+                f"{fit_table(self.needs, self.board_has)}\n"
+                f"Use a board with more memory ({', '.join(bigger)}), a smaller model, or fewer-bit weights."
+            )
+
+
+def estimate_fit(board: Board | str, *, weights_bytes: int, arena_bytes: int, io_bytes: int = 0,
+                 num_layers: int = 0, emulated: bool = False) -> FitEstimate:
+    b = get_board(board) if isinstance(board, str) else board
+    flash_lim, sram_lim = b.limits(emulated)
+    needs = {
+        "flash": weights_bytes + HARNESS_FLASH_BYTES,
+        "SRAM": arena_bytes + io_bytes + 4 * num_layers + b.stack_bytes + HARNESS_RAM_BYTES,
+    }
+    return FitEstimate(board=b.name, emulated=emulated, needs=needs, board_has={"flash": flash_lim, "SRAM": sram_lim})
+
+
+def check_fit(board: str, *, flash_needed: int, sram_needed: int) -> FitEstimate:
+    """`edgekit analyze --board`: weights + code against flash, arena + stack + I/O against SRAM."""
+    return estimate_fit(board, weights_bytes=flash_needed, arena_bytes=sram_needed)
