@@ -22,10 +22,16 @@ def deployment_description(preprocess: Preprocess, **extra: Any) -> str:
 
 
 def parse_deployment(description: str) -> dict[str, Any] | None:
-    if not description.startswith(PREFIX):
+    """The deployment JSON of a model description (``edgekit-deployment:{...}`` or a bare JSON
+    object with an ``edgekit`` key), or None for other descriptions."""
+    if description.startswith(PREFIX):
+        text = description[len(PREFIX):]
+    elif description.lstrip().startswith("{") and '"edgekit"' in description:
+        text = description
+    else:
         return None
     try:
-        data = json.loads(description[len(PREFIX):])
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ModelFormatError(f"the model's deployment description is not valid JSON ({err})") from None
     if not isinstance(data, dict):

@@ -140,7 +140,7 @@ def _render_layers(name: str, model: LoweredModel, plan: MemoryPlan) -> tuple[li
                 iv = int(value)
                 fields.append((fname, str(iv) if -(2**31) < iv < 2**31 else f"{iv}LL"))
         layers.append(_Layer(
-            index=step, label=lowered.node.label, func=None if call.is_view else call.func,
+            index=step, label=lowered.label, func=None if call.is_view else call.func,
             params_type=call.params_type, params_symbol=psym, fields=fields,
             inputs=[plan.tensor_offset[t] for t in call.inputs],
             outputs=[plan.tensor_offset[t] for t in call.outputs],
@@ -164,7 +164,7 @@ def model_info(name: str, graph: Graph, model: LoweredModel, plan: MemoryPlan, w
     return ModelInfo(
         name=name, input=tensor_info(graph.tensors[graph.inputs[0]]),
         output=tensor_info(graph.tensors[graph.outputs[0]]), arena_bytes=plan.arena_bytes,
-        weights_bytes=weights_bytes, layer_names=[lay.node.label for lay in model.layers],
+        weights_bytes=weights_bytes, layer_names=[lay.label for lay in model.layers],
         model_hash=graph.source_hash, live_bytes=plan.live_bytes,
     )
 

@@ -13,6 +13,11 @@ from edgekit.ir.registry import KernelCall, get_op
 class LoweredNode:
     node: Node
     call: KernelCall
+    fused: tuple[Node, ...] = ()  # nodes folded into this call (e.g. a residual ADD)
+
+    @property
+    def label(self) -> str:
+        return "+".join([self.node.label] + [n.label for n in self.fused])
 
 
 @dataclass
@@ -42,4 +47,60 @@ def lower_graph(graph: Graph) -> LoweredModel:
             raise UnsupportedOpError(f"op {node.op} at node {node.index} has no C kernel yet")
         call = opdef.lower(graph, node)
         layers.append(LoweredNode(node=node, call=call))
-    return LoweredModel(graph=graph, layers=layers)
+    return LoweredModel(graph=graph, layers=fuse_residual_adds(graph, layers))
+
+
+def fuse_residual_adds(graph: Graph, layers: list[LoweredNode]) -> list[LoweredNode]:
+    """Fold ``ADD(conv(x), r)`` into the GEMM convolution that produces its operand.
+
+    Legal when the conv output feeds only that ADD (and is not a graph output), both operands
+    are int8 activations of the same shape (no broadcast, no constant) and `r` is computed before
+    the conv. The fused call writes the ADD's output and may overwrite `r` (the planner does it
+    when `r` dies there): the residual block then needs no third buffer.
+    """
+    readers: dict[int, int] = {}
+    for lay in layers:
+        for t in lay.call.inputs:
+            readers[t] = readers.get(t, 0) + 1
+    producer = {t: i for i, lay in enumerate(layers) for t in lay.call.outputs}
+    out: list[LoweredNode | None] = list(layers)
+    for k, lay in enumerate(layers):
+        call = lay.call
+        if lay.node.op != "ADD" or call.func != "ek_add_s8" or len(call.inputs) != 2 or call.params.get("broadcast"):
+            continue
+        for pos in (0, 1):
+            t, r = call.inputs[pos], call.inputs[1 - pos]
+            j = producer.get(t)
+            if j is None or out[j] is None or t == r:
+                continue
+            conv = out[j]
+            assert conv is not None
+            if (conv.call.func != "ek_conv2d_s8_gemm" or conv.call.params.get("fuse_add") or readers.get(t) != 1
+                    or t in graph.outputs or len(conv.call.outputs) != 1):
+                continue
+            rj = producer.get(r, -1)
+            if rj >= j or any(k2 > j and k2 < k and r in layers[k2].call.inputs for k2 in range(len(layers))):
+                continue
+            if tuple(graph.tensors[t].shape) != tuple(graph.tensors[r].shape):
+                continue
+            ap = call.params
+            # the conv result is the fused ADD's input 1 (ADD is symmetric: swap when it was input 2)
+            a1, a2 = ("1", "2") if pos == 0 else ("2", "1")
+            fp = dict(conv.call.params)
+            fp.update(fuse_add=1, add_input1_offset=ap[f"input{a1}_offset"], add_input2_offset=ap[f"input{a2}_offset"],
+                      add_left_shift=ap["left_shift"], add_input1_multiplier=ap[f"input{a1}_multiplier"],
+                      add_input1_shift=ap[f"input{a1}_shift"], add_input2_multiplier=ap[f"input{a2}_multiplier"],
+                      add_input2_shift=ap[f"input{a2}_shift"], add_output_multiplier=ap["output_multiplier"],
+                      add_output_shift=ap["output_shift"], add_output_offset=ap["output_offset"],
+                      add_act_min=ap["act_min"], add_act_max=ap["act_max"])
+            if int(fp["add_left_shift"]) > 20 or any(
+                    int(fp[f"add_{f}"]) > 0 for f in ("input1_shift", "input2_shift", "output_shift")):
+                continue  # the kernel's fast requantization needs shifts <= 0 (always so for ADD)
+            new_call = KernelCall(func=conv.call.func, params_type=conv.call.params_type, params=fp,
+                                  inputs=[conv.call.inputs[0], r], outputs=list(call.outputs),
+                                  scratch_bytes=conv.call.scratch_bytes, may_alias_input=(1,),
+                                  runtime_sources=conv.call.runtime_sources)
+            out[j] = LoweredNode(node=conv.node, call=new_call, fused=conv.fused + (lay.node,))
+            out[k] = None
+            break
+    return [lay for lay in out if lay is not None]

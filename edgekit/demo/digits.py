@@ -10,9 +10,11 @@ classes). Everything here is deterministic:
   (exact: ``(q + 128) / 240 = p / 16``). Input shape 1×8×8×1 (NHWC);
 * **model**: Conv3×3(8)+BN+ReLU → Conv3×3/2(16)+BN+ReLU → flatten → FC(10) → softmax,
   trained with torch (fixed seed, CPU), BatchNorm folded into the convolutions;
-* **quantization**: post-training, full int8 in TFLite's conventions: per-channel symmetric
-  int8 weights, per-tensor asymmetric activations from calibration min/max over the training
-  split, int32 bias with scale ``s_in·s_w[c]``, softmax output ``(1/256, −128)``.
+* **quantization**: edgekit's PTQ engine (:mod:`edgekit.quant.ptq`) on the float graph from
+  the PyTorch front end (:mod:`edgekit.frontends.torch_fx`): per-channel symmetric int8
+  weights, per-tensor asymmetric activations from calibration min/max over the training
+  split, int32 bias with scale ``s_in·s_w[c]``, softmax output ``(1/256, −128)``; the input
+  quantization is fixed to the exact map above.
 
 The model is written with :func:`edgekit.export.tflite_builder.build_tflite`.
 """
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import EdgekitError
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
+from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec
 
 __all__ = [
     "DigitsModel",
@@ -133,6 +135,11 @@ def _fit(torch: Any, model: Any, xt: Any, yt: Any, n: int, gen: Any) -> None:
 
 def _train_float(x_train: np.ndarray, y_train: np.ndarray) -> list[dict[str, np.ndarray]]:
     """Train the CNN; return folded float layers [conv1, conv2, fc] with OHWI/(O,I) weights."""
+    return _fold_layers(_train_torch(x_train, y_train))
+
+
+def _train_torch(x_train: np.ndarray, y_train: np.ndarray) -> Any:
+    """Train the CNN (fixed seed, CPU, one thread); return the torch model in eval mode."""
     torch = _require_torch()
     with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG state alone
         torch.manual_seed(SEED)
@@ -147,7 +154,10 @@ def _train_float(x_train: np.ndarray, y_train: np.ndarray) -> list[dict[str, np.
         _fit(torch, model, xt, yt, n, gen)
     finally:
         torch.set_num_threads(threads)
-    model.eval()
+    return model.eval()
+
+
+def _fold_layers(model: Any) -> list[dict[str, np.ndarray]]:
     layers = []
     for conv_i, bn_i in ((0, 1), (4, 5)):
         conv, bn = model[conv_i], model[bn_i]
@@ -299,12 +309,36 @@ def tflm_predict(model: bytes | Path, x_int8: np.ndarray) -> np.ndarray | None:
     return preds
 
 
+def _quantize_with_engine(model: Any, calib01: np.ndarray) -> bytes:
+    """The trained torch model → float IR (BatchNorm folded) → edgekit PTQ → int8 TFLite bytes."""
+    torch = _require_torch()
+    from edgekit.data import Preprocess
+    from edgekit.frontends.torch_fx import from_torch
+    from edgekit.quant.ptq import PTQConfig, quantize_graph
+
+    graph = from_torch(torch.nn.Sequential(model, torch.nn.Softmax(dim=-1)), torch.zeros(1, 1, 8, 8),
+                       name="digits")
+    # raw digits pixels p (0..16, as digits_test_npz stores them) → real p/16
+    pre = Preprocess(input_shape=(8, 8, 1), dtype="float32", scale=1.0 / 16.0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = quantize_graph(graph, calib01.astype(np.float32), pre,
+                                PTQConfig(observer="minmax", device="cpu", progress=False),
+                                description={"source": "edgekit digits demo"},
+                                input_qparams=(INPUT_SCALE, INPUT_ZERO_POINT))
+    finally:
+        torch.set_num_threads(threads)
+    return result.tflite
+
+
 def build_digits_model(out_path: Path) -> DigitsModel:
     """Train, fold, quantize and write the digits model to ``out_path``; report accuracies."""
     x_train, y_train, x_test, y_test = load_digits_split()
-    layers = _train_float(x_train, y_train)
+    model = _train_torch(x_train, y_train)
+    layers = _fold_layers(model)
     float_acc = float(np.mean(np.argmax(_forward_float(layers, x_test[..., None] / 16.0)[2], 1) == y_test))
-    buf = build_tflite(_quantize_model(layers, x_train[..., None] / 16.0))
+    buf = _quantize_with_engine(model, x_train[..., None] / 16.0)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".tmp")

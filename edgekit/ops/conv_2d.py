@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edgekit.ir.graph import Graph, Node
 from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _fast
 from edgekit.ops import _util as u
 from edgekit.quant import tflite_math as tm
 
@@ -88,6 +89,8 @@ def lower(graph: Graph, node: Node) -> KernelCall:
         out_mult=mult,
         out_shift=shift,
     )
+    if _fast.kernels() == "fast" and g["filter_in_c"] == g["in_c"]:
+        return gemm_call(g, params, x.id, y.id)
     return KernelCall(
         func="ek_conv2d_s8",
         params_type="ek_conv_params_t",
@@ -95,6 +98,27 @@ def lower(graph: Graph, node: Node) -> KernelCall:
         inputs=[x.id],
         outputs=[y.id],
         runtime_sources=("ek_conv.c",),
+    )
+
+
+def gemm_call(g: dict, params: dict, x_id: int, y_id: int) -> KernelCall:
+    """The im2col + SMLAD GEMM kernel (ek_conv_dsp.c) for an ungrouped convolution."""
+    w2 = params["weights"].reshape(g["out_c"], -1)
+    fast = _fast.gemm_params(w2, params["bias"], params["input_offset"], params["out_mult"], params["out_shift"])
+    keys = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
+            "dil_h", "dil_w", "pad_h", "pad_w")
+    fp: dict = {k: g[k] for k in keys}
+    fp.update(k4=fast["k4"], pad_value=fast["pad_value"], output_offset=params["output_offset"],
+              act_min=params["act_min"], act_max=params["act_max"], requant_small=fast["requant_small"],
+              weights=fast["weights"], bias=fast["bias"], out_mult=fast["out_mult"], out_shift=fast["out_shift"])
+    return KernelCall(
+        func="ek_conv2d_s8_gemm",
+        params_type="ek_convf_params_t",
+        params=fp,
+        inputs=[x_id],
+        outputs=[y_id],
+        scratch_bytes=_fast.gemm_scratch(fast["k4"], g["in_c"], g["batches"] * g["out_h"] * g["out_w"]),
+        runtime_sources=("ek_conv_dsp.c",),
     )
 
 

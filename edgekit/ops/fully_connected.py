@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from edgekit.ir.graph import Graph, Node
 from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _fast
 from edgekit.ops import _util as u
 from edgekit.quant import tflite_math as tm
 
@@ -76,6 +77,16 @@ def lower(graph: Graph, node: Node) -> KernelCall:
         out_mult=mult,
         out_shift=shift,
     )
+    if _fast.kernels() == "fast":
+        from edgekit.ops.conv_2d import gemm_call
+
+        g = dict(batches=1, in_h=batches, in_w=1, in_c=depth, out_h=batches, out_w=1, out_c=out_c, k_h=1, k_w=1,
+                 stride_h=1, stride_w=1, dil_h=1, dil_w=1, pad_h=0, pad_w=0)
+        cp = dict(params)
+        if not per_channel:
+            cp["out_mult"] = u.i32([int(mult[0])] * out_c)
+            cp["out_shift"] = u.i32([int(shift[0])] * out_c)
+        return gemm_call(g, cp, x.id, y.id)
     return KernelCall(
         func="ek_fully_connected_s8",
         params_type="ek_fc_params_t",

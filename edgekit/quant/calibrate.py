@@ -70,7 +70,6 @@ def calibrate(
     passes = [("range", lambda o, v: o.update_range(v))]
     if two_pass:
         passes.append(("histogram", lambda o, v: o.update_hist(v)))
-    n_batches = -(-len(data) // batch_size)
     with torch.no_grad():
         for name, update in passes:
             def hook(tid: int, value: torch.Tensor, update=update) -> None:
@@ -85,7 +84,6 @@ def calibrate(
                 ex.forward([x], hook=hook)
                 bar.update(len(chunk))
             bar.close()
-    _ = n_batches
     ranges = {tid: o.range() for tid, o in obs.items()}
     return CalibrationResult(ranges=ranges, observers=obs, samples=len(data),
                              seconds=time.perf_counter() - t0, device=str(dev))

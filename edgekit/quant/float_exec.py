@@ -150,7 +150,7 @@ class FloatExecutor:
             env[tid] = x
             if hook is not None:
                 hook(tid, x)
-        for pos, node in enumerate(g.nodes):
+        for node in g.nodes:
             args = [None if i < 0 else (env[i] if i in env else self.const(i) if g.tensors[i].is_const else None)
                     for i in node.inputs]
             if any(a is None for i, a in zip(node.inputs, args, strict=True) if i >= 0):
@@ -165,7 +165,6 @@ class FloatExecutor:
                 for tid in node.inputs:
                     if tid >= 0 and last_use.get(tid) == node.index and tid not in keep_set and tid in env:
                         del env[tid]
-            _ = pos
         return env
 
     @torch.no_grad()
@@ -221,8 +220,10 @@ def _op(*names: str) -> Callable[[OpFn], OpFn]:
 @_op("CONV_2D")
 def _conv2d(ex: FloatExecutor, node: Node, args: list) -> list[torch.Tensor]:
     x, w = args[0], args[1]
-    wt = ex.prepared(node.inputs[1], "oihw", lambda t: t.permute(0, 3, 1, 2)) if ex.graph.tensors[
-        node.inputs[1]].is_const else w.permute(0, 3, 1, 2)
+    if ex.graph.tensors[node.inputs[1]].is_const:
+        wt = ex.prepared(node.inputs[1], "oihw", lambda t: t.permute(0, 3, 1, 2))  # OHWI → OIHW, once
+    else:
+        wt = w.permute(0, 3, 1, 2)
     b = args[2] if len(args) > 2 else None
     sh, sw = int(node.attrs.get("stride_h", 1)), int(node.attrs.get("stride_w", 1))
     dh, dw = int(node.attrs.get("dilation_h_factor", 1)), int(node.attrs.get("dilation_w_factor", 1))

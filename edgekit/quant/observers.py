@@ -128,14 +128,14 @@ class MSEObserver(_HistObserver):
         assert self.hist is not None
         e = self.edges()
         centers = (e[:-1] + e[1:]) / 2
-        best = (math.inf, self.lo, self.hi)
-        for k in range(self.steps):
+        best = (_quant_mse(centers, self.hist, self.lo, self.hi), self.lo, self.hi)
+        for k in range(1, self.steps):
             alpha = 1.0 - k / self.steps * 0.9
             # shrink each side that is not at zero; try both together and each alone
             for lo, hi in ((self.lo * alpha, self.hi * alpha), (self.lo, self.hi * alpha),
                            (self.lo * alpha, self.hi)):
                 err = _quant_mse(centers, self.hist, lo, hi)
-                if err < best[0] - 1e-12 * abs(best[0]):
+                if err < best[0] * (1 - 1e-12):
                     best = (err, lo, hi)
         return best[1], best[2]
 

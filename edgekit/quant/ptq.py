@@ -28,7 +28,7 @@ import numpy as np
 from edgekit.data import Preprocess
 from edgekit.errors import DataError, UnsupportedOpError
 from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
-from edgekit.ir.graph import Graph, Node, Tensor
+from edgekit.ir.graph import Graph, Node
 from edgekit.quant.calibrate import CalibrationResult, calibrate
 from edgekit.quant.observers import qparams_for_range
 
@@ -40,7 +40,7 @@ INT8_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MU
             "MAX_POOL_2D", "MEAN", "RESHAPE", "SQUEEZE", "CONCATENATION", "PAD", "SOFTMAX", "LOGISTIC",
             "RELU", "RELU6")
 _SHARED_Q_OPS = ("RESHAPE", "SQUEEZE", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "CONCATENATION",
-                 "TRANSPOSE", "STRIDED_SLICE", "EXPAND_DIMS")
+                 "TRANSPOSE", "STRIDED_SLICE", "EXPAND_DIMS", "RELU6")  # TFLM's RELU6 keeps the input q
 _FIXED_OUT_Q = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128), "TANH": (1.0 / 128.0, 0)}
 _FUSABLE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL")
 _WEIGHT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
@@ -199,8 +199,8 @@ def activation_qparams(graph: Graph, ranges: dict[int, tuple[float, float]],
     return out
 
 
-def _quantize_weights(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 in [−127, 127]; scales float32 (per channel along `axis`, or one)."""
+def _abs_max(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """max |w| per channel along `axis` (or one value), and the weights in float64."""
     w64 = w.astype(np.float64)
     if axis is None:
         amax = np.array([np.abs(w64).max()])
@@ -211,6 +211,7 @@ def _quantize_weights(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.n
 
 
 def _finish_weights(w64: np.ndarray, scales: np.ndarray, axis: int | None) -> np.ndarray:
+    """Symmetric int8 weights in [−127, 127] for float32 `scales` (per channel along `axis`)."""
     if axis is None:
         s = scales.astype(np.float64)[0]
     else:
@@ -280,7 +281,7 @@ class _SpecBuilder:
         if node.op == "FULLY_CONNECTED" and not self.per_channel_fc:
             axis = None
         s_in = np.float32(self.qp[x][0])
-        amax, w64 = _quantize_weights(w.data, axis)
+        amax, w64 = _abs_max(w.data, axis)
         n_ch = amax.size
         b_id = node.inputs[2] if len(node.inputs) > 2 else -1
         bias = None
@@ -358,11 +359,14 @@ def read_description(model: bytes) -> dict[str, Any] | None:
 
 
 def quantize_graph(graph: Graph, calib: np.ndarray, preprocess: Preprocess, config: PTQConfig | None = None,
-                   *, description: dict[str, Any] | None = None) -> PTQResult:
+                   *, description: dict[str, Any] | None = None,
+                   input_qparams: tuple[float, int] | None = None) -> PTQResult:
     """PTQ of a float `graph` calibrated on `calib` (float32 inputs, already preprocessed).
 
     `preprocess` is the float preprocessing that produced `calib`; the int8 model's
     preprocessing (stored in the description) is the same map followed by input quantization.
+    The input's int8 (scale, zero point) is `input_qparams` when given, else the exact map of
+    pixels 0..255 when the preprocessing is a single affine map of images, else calibrated.
     """
     cfg = config or PTQConfig()
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
@@ -376,7 +380,7 @@ def quantize_graph(graph: Graph, calib: np.ndarray, preprocess: Preprocess, conf
                 f"int8 ops: {', '.join(INT8_OPS)}")
     cal = calibrate(g, calib, cfg.observer, device=cfg.device, batch_size=cfg.batch_size,
                     progress=cfg.progress, observer_options=cfg.observer_options)
-    qp = activation_qparams(g, cal.ranges, _input_qparams(preprocess))
+    qp = activation_qparams(g, cal.ranges, input_qparams or _input_qparams(preprocess))
     sb = _SpecBuilder(g, qp, cfg.per_channel_fc)
     inputs = [sb.act(t) for t in g.inputs]
     ops = [sb.op(n) for n in g.nodes]
@@ -388,7 +392,3 @@ def quantize_graph(graph: Graph, calib: np.ndarray, preprocess: Preprocess, conf
     spec = ModelSpec(sb.tensors, ops, inputs, outputs, description=model_description(int8_pre, **extra))
     return PTQResult(tflite=build_tflite(spec), spec=spec, calibration=cal, preprocess=int8_pre,
                      qparams=qp, graph=g)
-
-
-def float_tensor(graph: Graph, tid: int) -> Tensor:
-    return graph.tensors[tid]

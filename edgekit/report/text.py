@@ -57,9 +57,11 @@ def _accuracy_lines(result: ValidationResult) -> list[str]:
     per_class = result.per_class_accuracy.get("device", {})
     if per_class:
         cells = [f"{name[:10]} {value:.0f}%" for name, value in per_class.items()]
-        for start in range(0, len(cells), 6):
+        width = max(len(c) for c in cells) + 2
+        per_row = max(1, (WIDTH - 22) // width)
+        for start in range(0, len(cells), per_row):
             prefix = "  per class (device): " if start == 0 else " " * 22
-            lines.append(prefix + "  ".join(f"{c:<12}" for c in cells[start : start + 6]).rstrip())
+            lines.append(prefix + "".join(f"{c:<{width}}" for c in cells[start : start + per_row]).rstrip())
     return lines
 
 

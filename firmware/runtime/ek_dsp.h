@@ -36,12 +36,19 @@ static inline void ek_st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 /* (int16)b0 | (int16)b2 << 16 */
 static inline uint32_t ek_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((int32_t)x); }
 /* (int16)b1 | (int16)b3 << 16 */
-static inline uint32_t ek_sxtb16_r8(uint32_t x) { return (uint32_t)__sxtb16(__ror(x, 8)); }
+static inline uint32_t ek_sxtb16_r8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
 /* a + sxtb16(x) lane-wise (16-bit lanes, wrapping) */
 static inline uint32_t ek_sxtab16(uint32_t a, uint32_t x) { return (uint32_t)__sxtab16((int32_t)a, (int32_t)x); }
 static inline uint32_t ek_sxtab16_r8(uint32_t a, uint32_t x)
 {
-    return (uint32_t)__sxtab16((int32_t)a, (int32_t)__ror(x, 8));
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
 }
 /* acc + lo(a)*lo(b) + hi(a)*hi(b) */
 static inline int32_t ek_smlad(uint32_t a, uint32_t b, int32_t acc)
@@ -111,6 +118,39 @@ static inline int32_t ek_requant_fast(int32_t acc, int32_t m, int32_t shift)
     rem = (int32_t)((uint32_t)x & mask);
     thr = (int32_t)(mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> r) + (rem > thr ? 1 : 0);
+}
+
+
+/* round(a * b / 2^32), ties up: SMMULR */
+static inline int32_t ek_smmulr(int32_t a, int32_t b)
+{
+#if defined(EK_HAVE_DSP)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* The same requantization when the generator has proved |acc| < 2^30 and the channel's TFLM
+ * shift is <= -1 (right shift r >= 1): (acc*m + 2^30) >> 31 == SMMULR(2*acc, m), and
+ * RoundingDivideByPOT(x, r) == (x + 2^(r-1) - (x < 0)) >> r because |x| < 2^30. */
+static inline int32_t ek_requant_small(int32_t acc, int32_t m, int32_t r)
+{
+    const int32_t x = ek_smmulr(acc * 2, m);
+    return (x + (int32_t)(((uint32_t)1 << r) >> 1) + (x >> 31)) >> r;
+}
+
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp (shift <= 0) for |x| < 2^30 */
+static inline int32_t ek_requant_lt1_small(int32_t x, int32_t m, int32_t shift)
+{
+    const int32_t y = ek_smmulr(x * 2, m);
+    const int32_t r = -shift;
+    if (r == 0) {
+        return y;
+    }
+    return (y + (int32_t)((uint32_t)1 << (r - 1)) + (y >> 31)) >> r;
 }
 
 #ifdef __cplusplus

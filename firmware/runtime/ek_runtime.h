@@ -60,6 +60,63 @@ typedef struct {
     const int32_t *out_shift;
 } ek_dwconv_params_t;
 
+
+/* Optimised CONV_2D / 1x1 / FULLY_CONNECTED as an int8 GEMM over int16 im2col columns
+ * (ek_conv_dsp.c). The generator packs the weights and folds the input zero point into the bias:
+ *   weights: for each pair of output channels (c, c+1) and each group g of 4 taps, the words
+ *            w[c][4g..4g+3], w[c+1][4g..4g+3]; an odd last channel alone; taps padded to k4 with 0
+ *   bias:    bias[c] + input_offset * sum_k w[c][k] (int32, wrapping, which is exact)
+ * Padding pixels read as the input zero point (they then contribute 0).
+ * requant_small: 1 when every |acc| < 2^30 and every shift <= -1 (then out_shift holds the
+ * right shift r = -shift), else out_shift is TFLM's shift. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t k_h, k_w;
+    int32_t stride_h, stride_w;
+    int32_t dil_h, dil_w;
+    int32_t pad_h, pad_w;
+    int32_t k4;
+    int32_t pad_value;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t requant_small;
+    const int32_t *weights;
+    const int32_t *bias;
+    const int32_t *out_mult;
+    const int32_t *out_shift;
+    /* fused residual ADD (fuse_add = 1): out = ADD(conv result, inputs[1]) with TFLM's int8 ADD
+     * arithmetic; input 1 of the ADD is the conv result. The output may overwrite inputs[1]. */
+    int32_t fuse_add;
+    int32_t add_input1_offset, add_input2_offset, add_left_shift;
+    int32_t add_input1_multiplier, add_input1_shift;
+    int32_t add_input2_multiplier, add_input2_shift;
+    int32_t add_output_multiplier, add_output_shift, add_output_offset;
+    int32_t add_act_min, add_act_max;
+} ek_convf_params_t;
+
+/* Optimised DEPTHWISE_CONV_2D, depth multiplier 1, channels a multiple of 4 (ek_dwconv_dsp.c).
+ * weights: for each group of 4 channels and each tap, two words of int16 lanes:
+ *   (w[c], w[c+2]) and (w[c+1], w[c+3]). Bias not folded (border taps are skipped). */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w;
+    int32_t k_h, k_w;
+    int32_t stride_h, stride_w;
+    int32_t dil_h, dil_w;
+    int32_t pad_h, pad_w;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t requant_small;
+    const int32_t *weights;
+    const int32_t *bias;
+    const int32_t *out_mult;
+    const int32_t *out_shift;
+} ek_dwconvf_params_t;
+
 /* FULLY_CONNECTED: weights [out_c, accum_depth]; per-tensor when per_channel == 0 (then
  * out_mult/out_shift have one entry). */
 typedef struct {
@@ -213,6 +270,10 @@ typedef struct {
 void ek_conv2d_s8(const ek_conv_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
 void ek_dwconv2d_s8(const ek_dwconv_params_t *p, const void *const *inputs, void *const *outputs,
                     void *scratch);
+void ek_conv2d_s8_gemm(const ek_convf_params_t *p, const void *const *inputs, void *const *outputs,
+                       void *scratch);
+void ek_dwconv2d_s8_fast(const ek_dwconvf_params_t *p, const void *const *inputs, void *const *outputs,
+                         void *scratch);
 void ek_fully_connected_s8(const ek_fc_params_t *p, const void *const *inputs, void *const *outputs,
                            void *scratch);
 void ek_add_s8(const ek_add_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);

@@ -1,0 +1,111 @@
+"""Kernel selection and generation-time packing for the optimised (SIMD) int8 kernels.
+
+The optimised kernels (``firmware/runtime/ek_conv_dsp.c``, ``ek_dwconv_dsp.c``) use the
+Cortex-M DSP instructions through ACLE when the compiler targets a core with the DSP extension
+and bit-identical portable C elsewhere, so they are valid on every target. The portable
+reference kernels stay the fallback for shapes the fast kernels do not cover and can be forced
+with ``EDGEKIT_KERNELS=portable`` (or :func:`kernel_set`) to test them.
+
+Generation-time work done here:
+
+* weights packed for the 2-channel register-blocked GEMM (see ``ek_convf_params_t``);
+* the input zero point folded into the bias, ``bias + input_offset·Σw`` wrapped to int32 (the
+  kernels sum in wrapping int32, so the result is the same as TFLM's for every input);
+* a proof that ``|acc| < 2^30`` for every input (bias and Σ|w|·max|x|), which lets the kernels
+  requantize with one SMMULR instead of a 64-bit multiply (same result).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+_FORCED: list[str] = []
+
+
+def kernels() -> str:
+    """'fast' (default) or 'portable'."""
+    if _FORCED:
+        return _FORCED[-1]
+    return "portable" if os.environ.get("EDGEKIT_KERNELS", "").lower() == "portable" else "fast"
+
+
+@contextlib.contextmanager
+def kernel_set(name: str) -> Iterator[None]:
+    if name not in ("fast", "portable"):
+        raise ValueError(name)
+    _FORCED.append(name)
+    try:
+        yield
+    finally:
+        _FORCED.pop()
+
+
+def wrap32(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.int64) & 0xFFFFFFFF
+    return np.where(a >= 2**31, a - 2**32, a).astype(np.int32)
+
+
+def words(b: np.ndarray) -> np.ndarray:
+    """int8 bytes (length multiple of 4) → little-endian int32 words."""
+    b = np.ascontiguousarray(b.astype(np.int8).reshape(-1))
+    return b.view("<i4").astype(np.int32)
+
+
+def pack_gemm_weights(w2: np.ndarray) -> tuple[np.ndarray, int]:
+    """[out_c, K] int8 → packed int32 words for ek_conv2d_s8_gemm and k4."""
+    out_c, k = w2.shape
+    k4 = (k + 3) // 4 * 4
+    wp = np.zeros((out_c, k4), dtype=np.int8)
+    wp[:, :k] = w2
+    g = wp.reshape(out_c, k4 // 4, 4)
+    parts = []
+    pairs = out_c // 2
+    if pairs:
+        pr = g[: 2 * pairs].reshape(pairs, 2, k4 // 4, 4).transpose(0, 2, 1, 3)  # pair, group, ch, 4
+        parts.append(pr.reshape(-1))
+    if out_c % 2:
+        parts.append(g[-1].reshape(-1))
+    return words(np.concatenate(parts)), k4
+
+
+def small_requant(acc_bound: np.ndarray, shift: np.ndarray) -> bool:
+    """True when the SMMULR requantization applies to every channel."""
+    return bool(np.all(acc_bound < 2**30) and np.all(np.asarray(shift) <= -1))
+
+
+def gemm_params(w2: np.ndarray, bias: np.ndarray, input_offset: int, mult: np.ndarray,
+                shift: np.ndarray) -> dict:
+    """Packed weights, folded bias and requantization fields for ek_convf_params_t."""
+    w64 = w2.astype(np.int64)
+    folded = wrap32(bias.astype(np.int64) + int(input_offset) * w64.sum(axis=1))
+    bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(w64).sum(axis=1)
+    packed, k4 = pack_gemm_weights(w2)
+    shift = np.asarray(shift, dtype=np.int32)
+    small = small_requant(bound, shift)
+    return dict(
+        k4=k4,
+        pad_value=-int(input_offset),
+        requant_small=int(small),
+        weights=packed,
+        bias=folded,
+        out_mult=np.asarray(mult, dtype=np.int32),
+        out_shift=(-shift).astype(np.int32) if small else shift,
+    )
+
+
+def gemm_scratch(k4: int, in_c: int, pixels: int) -> int:
+    """Column buffer (two int16 columns, one when the layer has a single output pixel) + staging."""
+    return (4 if pixels > 1 else 2) * k4 + (0 if in_c % 4 == 0 else k4)
+
+
+def pack_dw_weights(w: np.ndarray) -> np.ndarray:
+    """[k_h·k_w, C] int8 (C % 4 == 0) → per 4-channel group and tap, the int16 lane words
+    (w[c], w[c+2]) and (w[c+1], w[c+3])."""
+    taps, c = w.shape
+    g = w.astype(np.int32).reshape(taps, c // 4, 4).transpose(1, 0, 2)  # group, tap, 4
+    lo = (g[..., [0, 1]] & 0xFFFF) | (g[..., [2, 3]] << 16)  # (c, c+2), (c+1, c+3)
+    return wrap32(lo.reshape(-1))

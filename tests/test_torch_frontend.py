@@ -1,0 +1,151 @@
+"""PyTorch front end: converted graphs compute what the torch modules compute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from edgekit.errors import ModelFormatError, UnsupportedOpError  # noqa: E402
+from edgekit.frontends.torch_fx import from_torch, load_torch_file, save_torch_file  # noqa: E402
+from edgekit.quant.float_exec import FloatExecutor  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+
+class _Block(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.b1 = nn.BatchNorm2d(c)
+        self.dw = nn.Conv2d(c, 2 * c, 3, padding=1, groups=c)  # depthwise, multiplier 2
+        self.pw = nn.Conv2d(2 * c, c, 1, groups=2)  # grouped
+        self.act = nn.Hardswish()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.b1(self.c1(x)))
+        return x + self.act(self.pw(self.dw(y))) * 0.5
+
+
+class _CNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU6())
+        self.block = _Block(8)
+        self.pool = nn.MaxPool2d(2)
+        self.bn = nn.BatchNorm2d(16)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.block(self.stem(x))
+        x = torch.cat([x, F.silu(x)], 1)
+        x = self.bn(F.avg_pool2d(self.pool(x), 1))
+        return F.softmax(self.fc(self.gap(x).flatten(1)), -1)
+
+
+class _ViT(nn.Module):
+    """Patch embedding, nn.MultiheadAttention, hand-written attention, LayerNorm, GELU MLP."""
+
+    def __init__(self, d: int = 32, heads: int = 4) -> None:
+        super().__init__()
+        self.pe = nn.Conv2d(3, d, 4, stride=4)
+        self.pos = nn.Parameter(torch.randn(1, 64, d) * 0.1)
+        self.ln1 = nn.LayerNorm(d)
+        self.att = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.heads = heads
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 64), nn.GELU(), nn.Linear(64, d))
+        self.head = nn.Linear(d, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pe(x).flatten(2).transpose(1, 2) + self.pos
+        y = self.ln1(x)
+        x = x + self.att(y, y, y, need_weights=False)[0]
+        b, n, c = x.shape
+        qkv = self.qkv(x)
+        q, k, v = (qkv[:, :, i * c:(i + 1) * c].reshape(b, n, self.heads, c // self.heads).transpose(1, 2)
+                   for i in range(3))
+        a = ((q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5).softmax(-1)
+        x = x + (a @ v).transpose(1, 2).reshape(b, n, c)
+        x = x + F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c)
+        x = x + self.mlp(self.ln2(x))
+        return self.head(x.mean(1))
+
+
+def _randomize_bn(model: nn.Module) -> nn.Module:
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+def _check(model: nn.Module, shape: tuple[int, ...]) -> set[str]:
+    x = torch.randn(3, *shape[1:])
+    graph = from_torch(model, x[:1])
+    (ours,) = FloatExecutor(graph, "cpu").run(x.permute(0, 2, 3, 1).numpy())
+    ref = model(x).detach().numpy()
+    assert ours.shape == ref.shape
+    assert np.abs(ours - ref).max() < 1e-4
+    return {n.op for n in graph.nodes}
+
+
+def test_cnn_matches_torch() -> None:
+    ops = _check(_randomize_bn(_CNN()), (1, 3, 32, 32))
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "HARD_SWISH", "LOGISTIC", "CONCATENATION", "MAX_POOL_2D",
+            "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "PAD"} <= ops
+    assert "TRANSPOSE" not in ops  # NCHW handled by layout tracking, not by transposes
+
+
+def test_batchnorm_after_conv_is_folded() -> None:
+    model = _randomize_bn(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4)))
+    graph = from_torch(model, torch.zeros(1, 3, 8, 8))
+    assert [n.op for n in graph.nodes] == ["CONV_2D"]
+
+
+def test_vit_with_attention_matches_torch() -> None:
+    ops = _check(_ViT().eval(), (1, 3, 32, 32))
+    assert {"LAYER_NORM", "BATCH_MATMUL", "SOFTMAX", "GELU", "FULLY_CONNECTED", "MEAN", "STRIDED_SLICE"} <= ops
+
+
+def test_flatten_into_linear_permutes_the_weights_instead_of_the_activations() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5)).eval()
+    x = torch.randn(2, 1, 6, 6)
+    graph = from_torch(model, x[:1])
+    assert "TRANSPOSE" not in {n.op for n in graph.nodes}
+    (ours,) = FloatExecutor(graph, "cpu").run(x.permute(0, 2, 3, 1).numpy())
+    assert np.abs(ours - model(x).detach().numpy()).max() < 1e-5
+
+
+def test_unsupported_op_names_the_op_and_the_line() -> None:
+    class Bad(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cumsum(x, 1)
+
+    with pytest.raises(UnsupportedOpError, match=r"cumsum.*test_torch_frontend\.py.*line"):
+        from_torch(Bad(), torch.zeros(1, 3, 4, 4))
+
+
+def test_checkpoint_file_roundtrip(tmp_path: Path) -> None:
+    model = _randomize_bn(_CNN())
+    path = tmp_path / "cnn.pt"
+    save_torch_file(path, model, (1, 3, 32, 32))
+    graph, pre = load_torch_file(path)
+    assert pre is None and graph.tensors[graph.inputs[0]].shape == (1, 32, 32, 3)
+    torch.save({"weights": 1}, tmp_path / "bad.pt")
+    with pytest.raises(ModelFormatError, match="input_shape"):
+        load_torch_file(tmp_path / "bad.pt")
