@@ -88,3 +88,31 @@ def test_resnet8_cifar_100_on_emulated_nucleo(cifar_test_path: Path, tmp_path: P
     assert np.bincount(outcome.samples.labels, minlength=10).tolist() == [10] * 10
     assert r.accuracy["device"] == r.accuracy["host"]
     assert np.array_equal(outcome.run.outputs.reshape(100, -1), tflm_run(model, outcome.samples.inputs).reshape(100, -1))
+
+
+def test_validate_an_already_running_device(digits, tmp_path: Path) -> None:
+    """`edgekit validate` against firmware that is already running (QEMU standing in for a flashed
+    board on a serial port): hash check, bit-exact against host mode, accuracy."""
+    import time
+
+    from edgekit.device.emulator import free_port, qemu_command
+
+    model, data = digits
+    deploy_model(model, get_board("nucleo"), emulate=True, limit=1, work_dir=tmp_path, progress=False)
+    elf = next(tmp_path.glob("firmware/**/firmware.elf"))
+    port = free_port()
+    qemu = subprocess.Popen(qemu_command(elf, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        out = tmp_path / "v.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "edgekit.cli", "validate", "--board", "nucleo", "--port",
+             f"socket://127.0.0.1:{port}", "--model", str(model), "--data", str(data), "--limit", "20",
+             "--json", str(out)], capture_output=True, text=True, timeout=300)
+    finally:
+        qemu.kill()
+        qemu.wait()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["samples"] == 20 and report["device_host_bitexact"] == 20
+    assert report["accuracy"]["device"] >= 85.0

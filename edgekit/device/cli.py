@@ -3,6 +3,7 @@ edgekit/commands.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -86,9 +87,12 @@ def deploy(model: Path, board_name: str, emulate: bool, port: str | None, data: 
     board = get_board(board_name)
     if board.is_host:
         raise EdgekitError("--board host has no firmware; use `edgekit run` for host mode")
-    outcome = deploy_model(model, board, emulate=emulate, port=port, data=data, limit=limit,
-                           per_layer=per_layer, work_dir=work_dir)
-    _report(outcome, json_out, html_out)
+    with tempfile.TemporaryDirectory(prefix="edgekit-deploy-") as tmp:
+        outcome = deploy_model(model, board, emulate=emulate, port=port, data=data, limit=limit,
+                               per_layer=per_layer, work_dir=work_dir or Path(tmp))
+        if work_dir is None:
+            outcome.extra.pop("work_dir", None)
+        _report(outcome, json_out, html_out)
 
 
 @click.command("demo")
@@ -103,8 +107,11 @@ def demo(board_name: str, json_out: Path | None, html_out: Path | None) -> None:
     click.echo("edgekit demo: digits CNN (int8) → C → PlatformIO → QEMU netduinoplus2 → validation")
     model = digits_model_path()
     click.echo(f"model {model}")
-    outcome = deploy_model(model, get_board(board_name), emulate=True, data=digits_test_npz(), per_layer=True)
-    _report(outcome, json_out, html_out)
+    with tempfile.TemporaryDirectory(prefix="edgekit-demo-") as tmp:
+        outcome = deploy_model(model, get_board(board_name), emulate=True, data=digits_test_npz(), per_layer=True,
+                               work_dir=Path(tmp))
+        outcome.extra.pop("work_dir", None)
+        _report(outcome, json_out, html_out)
 
 
 @click.command("validate")
@@ -118,15 +125,22 @@ def demo(board_name: str, json_out: Path | None, html_out: Path | None) -> None:
 def validate(board_name: str, port: str, model: Path | None, data: Path | None, limit: int | None,
              json_out: Path | None) -> None:
     """Validate an already flashed board: HELLO, then stream samples and report."""
+    board = get_board(board_name)
+    with contextlib.ExitStack() as stack:
+        _validate(stack, board, port, model, data, limit, json_out)
+
+
+def _validate(stack: contextlib.ExitStack, board: Any, port: str, model: Path | None, data: Path | None,
+              limit: int | None, json_out: Path | None) -> None:
     from edgekit.device.deploy import check_device_model, open_device, stream
     from edgekit.report import render_text
 
-    board = get_board(board_name)
     lib = None
     host = None
     if model is not None:
         graph = load_model(model)
-        lib = emit_library(graph, Path(tempfile.mkdtemp(prefix="edgekit-validate-")) / "lib", model_c_name(model))
+        lib = emit_library(graph, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "lib",
+                           model_c_name(model))
         description = graph.description
     with open_device(board, None, False, port) as client:
         info = client.hello()

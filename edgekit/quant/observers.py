@@ -152,6 +152,7 @@ class EntropyObserver(_HistObserver):
         centers = np.abs((e[:-1] + e[1:]) / 2)
         nb = self.num_bins
         absh, _ = np.histogram(centers, bins=nb, range=(0.0, amax), weights=self.hist)
+        absh[0] = absh[1]  # the spike of exact zeros (ReLU) would otherwise dominate the divergence
         levels = 256 if self.lo >= 0 or self.hi <= 0 else 128
         best_t, best_kl = nb, math.inf
         start = max(levels, nb // 16)
