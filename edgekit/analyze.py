@@ -100,9 +100,14 @@ def format_analysis(a: Analysis) -> str:
         f"  weights       {a.weights_bytes:>12,} B",
         f"  arena         {a.arena_bytes:>12,} B  (lower bound {a.arena_lower_bound:,} B)",
     ]
-    if not a.lowered:
-        lines.append("  note: some layers have no C kernel yet (see below); the arena is estimated from shapes")
-        lines += [f"    - {u}" for u in a.unsupported]
+    if not a.lowered and not a.quantized:
+        lines.append("  note: a float model; edgekit's C kernels are int8: `edgekit quantize MODEL --calib DATA -o "
+                     "OUT.tflite` makes it deployable. The arena above is for float32 activations.")
+    elif not a.lowered:
+        lines.append(f"  note: {len(a.unsupported)} layer(s) have no C kernel yet; the arena is estimated from shapes")
+        lines += [f"    - {u}" for u in a.unsupported[:5]]
+        if len(a.unsupported) > 5:
+            lines.append(f"    - ... and {len(a.unsupported) - 5} more")
     lines.append("")
     lines.append(f"  {'#':>3}  {'op':<20} {'input shapes':<28} {'output':<18} {'MACs':>12} {'live B':>9}")
     for r in a.layers:

@@ -149,3 +149,34 @@ def test_checkpoint_file_roundtrip(tmp_path: Path) -> None:
     torch.save({"weights": 1}, tmp_path / "bad.pt")
     with pytest.raises(ModelFormatError, match="input_shape"):
         load_torch_file(tmp_path / "bad.pt")
+
+
+class _TimmStyle(nn.Module):
+    """cls token (a parameter expanded to the batch), fused qkv split along a permuted axis,
+    and a MobileViT-style unfold that folds patches into the batch axis."""
+
+    def __init__(self, d: int = 16, heads: int = 2) -> None:
+        super().__init__()
+        self.pe = nn.Conv2d(3, d, 2, 2)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, d))
+        self.qkv = nn.Linear(d, 3 * d)
+        self.heads = heads
+        self.head = nn.Linear(d, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pe(x)  # B×d×4×4
+        b, d, h, w = x.shape
+        u = x.reshape(b, d, h // 2, 2, w // 2, 2).permute(0, 3, 5, 2, 4, 1).reshape(b * 4, (h // 2) * (w // 2), d)
+        u = u.softmax(-1).reshape(b, 4, h // 2, w // 2, d).mean(1)  # back to the batch axis: B×2×2×d
+        t = torch.cat([self.cls_token.expand(b, 1, d), x.flatten(2).transpose(1, 2), u.flatten(1, 2)], dim=1)
+        n = t.shape[1]
+        qkv = self.qkv(t).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        a = (q @ k.transpose(-2, -1)).softmax(-1)
+        t = (a @ v).transpose(1, 2).reshape(b, n, d)
+        return self.head(t[:, 0])
+
+
+def test_timm_style_attention_cls_token_and_batch_folding() -> None:
+    ops = _check(_TimmStyle().eval(), (1, 3, 8, 8))
+    assert {"STRIDED_SLICE", "CONCATENATION", "BATCH_MATMUL"} <= ops

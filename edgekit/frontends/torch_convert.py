@@ -134,8 +134,10 @@ class _Converter:
         if n.op == "call_module":
             mod = self.modules[str(n.target)]
             return MODULE_HANDLERS[_module_kind(mod, n)](self, n, mod, args, kwargs)
-        if not any(isinstance(a, (_Val, torch.Tensor)) for a in _flatten(args + list(kwargs.values()))):
-            return _eval_static(n, args, kwargs)  # shape arithmetic on Python values
+        if not any(isinstance(a, _Val) for a in _flatten(args + list(kwargs.values()))):
+            # shape arithmetic on Python values, or constant folding of parameters (cls_token.expand)
+            with torch.no_grad():
+                return _eval_static(n, args, kwargs)
         key = n.target if n.op == "call_function" else ("method", n.target)
         handler = FN_HANDLERS.get(key)
         if handler is None:

@@ -176,37 +176,40 @@ def _fn_flatten(cv: _Converter, n: torch.fx.Node, args: list, kwargs: dict) -> _
 
 
 def _getitem(cv: _Converter, n: torch.fx.Node, args: list, kwargs: dict) -> Any:
+    """Tuple items, and tensor indexing with ints and slices → STRIDED_SLICE in IR axes."""
     obj, idx = args[0], args[1]
-    if isinstance(obj, tuple):
+    if isinstance(obj, (tuple, list, torch.Size)):
+        return obj[idx]
+    if isinstance(obj, torch.Tensor):
         return obj[idx]
     x: _Val = obj
     if not isinstance(idx, tuple):
         idx = (idx,)
     rank = len(x.perm)
-    x = cv.ident(x, n.name)
-    src = cv.shape(x.tid)
-    begin, end, strides = [0] * rank, list(src), [1] * rank
-    shrink = 0
     if len(idx) > rank or any(i is Ellipsis or i is None for i in idx):
         raise UnsupportedOpError("tensor indexing with ellipsis/None")
-    for d, i in enumerate(idx):
+    src = cv.shape(x.tid)
+    begin, end, strides = [0] * rank, list(src), [1] * rank
+    shrink, dropped = 0, []
+    for d, i in enumerate(idx):  # d: torch axis; ax: the IR axis holding it
+        ax = x.perm.index(d)
         if isinstance(i, int):
-            if d == 0:
-                raise UnsupportedOpError("indexing the batch axis")
-            begin[d], end[d], shrink = i % src[d], i % src[d] + 1, shrink | (1 << d)
+            begin[ax], end[ax] = i % src[ax], i % src[ax] + 1
+            shrink |= 1 << ax
+            dropped.append(d)
         elif isinstance(i, slice):
-            b, e, s = i.indices(src[d])
-            if d == 0 and (b, e, s) != (0, src[0], 1):
-                raise UnsupportedOpError("slicing the batch axis")
-            begin[d], end[d], strides[d] = b, e, s
+            begin[ax], end[ax], strides[ax] = i.indices(src[ax])
         else:
             raise UnsupportedOpError(f"tensor indexing with {type(i).__name__}")
-    shape = cv.torch_shape(n)
+    if (begin[0], end[0], strides[0]) != (0, src[0], 1) or shrink & 1:
+        raise UnsupportedOpError("indexing or slicing the batch axis")
+    perm = _drop_axes(x.perm, dropped)
+    shape = cv.ir_shape(n, perm)
     ins = [x.tid, cv.ints(begin, f"{n.name}/begin"), cv.ints(end, f"{n.name}/end"),
            cv.ints(strides, f"{n.name}/strides")]
     tid = cv.op("STRIDED_SLICE", ins, shape, n.name, begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0,
                 shrink_axis_mask=shrink, offset=False)
-    return _Val(tid, tuple(range(len(shape))))
+    return _Val(tid, perm)
 
 
 def _fn_hardtanh(cv: _Converter, n: torch.fx.Node, args: list, kwargs: dict) -> _Val:

@@ -12,19 +12,29 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgekit.data import Dataset, Preprocess, load_dataset
-from edgekit.errors import DataError, ModelFormatError
+from edgekit.errors import DataError, EdgekitError, ModelFormatError
 from edgekit.ir.graph import Graph
-from edgekit.quant.ptq import PTQConfig, PTQResult, quantize_graph, read_description
+from edgekit.quant.description import read_description
+
+if TYPE_CHECKING:
+    from edgekit.quant.ptq import PTQConfig, PTQResult
 
 __all__ = ["FloatModel", "load_float_model", "preprocess_for", "quantize_file", "evaluate", "EvalResult",
            "TORCH_SUFFIXES"]
 
 TORCH_SUFFIXES = (".pt", ".pth")
+
+
+def require_torch(what: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise EdgekitError(f"edgekit needs torch to {what}; install it with `pip install edgekit[torch]`") from None
 
 
 @dataclass
@@ -53,6 +63,7 @@ def load_float_model(path: Path | str, *, pixel_scale: Any = None, pixel_offset:
     if not p.exists():
         raise ModelFormatError(f"model file not found: {p}")
     if p.suffix.lower() in TORCH_SUFFIXES:
+        require_torch("read PyTorch models")
         from edgekit.frontends.torch_fx import load_torch_file
 
         graph, pre = load_torch_file(p)
@@ -76,6 +87,9 @@ def quantize_file(model: Path | str, calib: Path | str | Dataset, *, num_calib: 
                   config: PTQConfig | None = None, pixel_scale: Any = None,
                   pixel_offset: Any = None) -> PTQResult:
     """Quantize a float model file with `num_calib` class-balanced samples of `calib`."""
+    require_torch("quantize")
+    from edgekit.quant.ptq import quantize_graph
+
     fm = load_float_model(model, pixel_scale=pixel_scale, pixel_offset=pixel_offset)
     ds = calib if isinstance(calib, Dataset) else load_dataset(calib, limit=num_calib, seed=seed)
     if len(ds) > num_calib:
@@ -139,6 +153,7 @@ def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None
         logits = host.run(pre.apply(ds.images))
         runtime = "int8 (generated C, host)"
     else:
+        require_torch("evaluate float models")
         from edgekit.quant.float_exec import FloatExecutor
 
         fm = load_float_model(p, pixel_scale=pixel_scale, pixel_offset=pixel_offset)

@@ -94,6 +94,7 @@ class FloatExecutor:
                 )
         self._consts: dict[int, torch.Tensor] = {}
         self._prepared: dict[tuple[int, str], torch.Tensor] = {}
+        self._batch = 1  # the batch size of the current forward()
 
     # ---- constants -------------------------------------------------------------------------
     def const(self, tid: int) -> torch.Tensor:
@@ -146,6 +147,7 @@ class FloatExecutor:
                 if tid >= 0:
                     last_use[tid] = node.index
         env: dict[int, torch.Tensor] = {}
+        self._batch = int(inputs[0].shape[0]) if inputs and inputs[0].dim() > 0 else 1
         for tid, x in zip(g.inputs, inputs, strict=True):
             env[tid] = x
             if hook is not None:
@@ -197,9 +199,13 @@ class FloatExecutor:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
 
     def out_shape(self, node: Node, x: torch.Tensor, k: int = 0) -> tuple[int, ...]:
-        """The IR shape of output `k` with the batch axis taken from `x`."""
+        """The IR shape of output `k` for the running batch size.
+
+        The IR holds batch 1; a leading axis of size B there (a model that folds patches into
+        the batch, like MobileViT's unfold) is B·N for a batch of N.
+        """
         shape = self.graph.tensors[node.outputs[k]].shape
-        return (int(x.shape[0]), *shape[1:]) if shape else ()
+        return (int(shape[0]) * self._batch, *shape[1:]) if shape else ()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -319,7 +325,12 @@ def _identity(ex: FloatExecutor, node: Node, args: list) -> list[torch.Tensor]:
 
 @_op("CONCATENATION")
 def _concat(ex: FloatExecutor, node: Node, args: list) -> list[torch.Tensor]:
-    y = torch.cat([a for a in args if a is not None], dim=int(node.attrs.get("axis", 0)))
+    axis = int(node.attrs.get("axis", 0))
+    parts = [a for a in args if a is not None]
+    n = max(int(a.shape[0]) for a in parts)
+    if axis % parts[0].dim() != 0:  # constants (batch 1 in the IR) join every sample of the batch
+        parts = [a.expand(n, *a.shape[1:]) if a.shape[0] == 1 and n > 1 else a for a in parts]
+    y = torch.cat(parts, dim=axis)
     return [_act(y, node.attrs.get("fused_activation_function"))]
 
 

@@ -19,7 +19,6 @@ and ``deploy`` feed the model exactly what calibration assumed.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,6 +29,7 @@ from edgekit.errors import DataError, UnsupportedOpError
 from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
 from edgekit.ir.graph import Graph, Node
 from edgekit.quant.calibrate import CalibrationResult, calibrate
+from edgekit.quant.description import model_description, read_description
 from edgekit.quant.observers import qparams_for_range
 
 __all__ = ["PTQConfig", "PTQResult", "INT8_OPS", "prepare_graph", "quantize_graph", "model_description",
@@ -44,7 +44,6 @@ _SHARED_Q_OPS = ("RESHAPE", "SQUEEZE", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", 
 _FIXED_OUT_Q = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128), "TANH": (1.0 / 128.0, 0)}
 _FUSABLE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL")
 _WEIGHT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
-DESCRIPTION_VERSION = 1
 
 
 @dataclass
@@ -333,25 +332,6 @@ class _SpecBuilder:
                     ins.append(self.plain_const(tid))
         outs = [self.act(t) for t in node.outputs]
         return OpSpec(node.op, ins, outs, _options(node))
-
-
-def model_description(pre: Preprocess, **extra: Any) -> str:
-    """The JSON stored as the model's description string."""
-    return json.dumps({"edgekit": DESCRIPTION_VERSION, "preprocess": pre.to_dict(), **extra}, sort_keys=True)
-
-
-def read_description(model: bytes) -> dict[str, Any] | None:
-    """The edgekit JSON description of a TFLite model, or None when it has none."""
-    from edgekit.frontends.flatbuf import FlatBuffer
-
-    try:
-        text = FlatBuffer(bytes(model), what="model").root().string(3, "")
-        data = json.loads(text) if text and text.lstrip().startswith("{") else None
-    except (ValueError, IndexError, KeyError, UnicodeError):
-        return None
-    except Exception:  # a malformed buffer: the reader reports it properly elsewhere
-        return None
-    return data if isinstance(data, dict) and "edgekit" in data else None
 
 
 # ------------------------------------------------------------------------------------------------

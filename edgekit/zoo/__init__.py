@@ -1,0 +1,24 @@
+"""CIFAR-10 model zoo: float PyTorch models with committed trained weights.
+
+``load_zoo_model(name)`` returns the model in eval mode and its :class:`ZooEntry`, which says
+how uint8 images become the model's float input (``entry.prepare(images)`` or, as edgekit's
+deployment description, ``entry.preprocess()``). Training: ``bench/zoo/train.py``.
+"""
+
+from __future__ import annotations
+
+from edgekit.zoo.models import deit_tiny, mobilenetv2_64, mobilevit_xxs, resnet8
+from edgekit.zoo.registry import ZOO, ZooEntry, count_macs, count_params, get_entry, load_zoo_model
+
+__all__ = [
+    "ZOO",
+    "ZooEntry",
+    "count_macs",
+    "count_params",
+    "deit_tiny",
+    "get_entry",
+    "load_zoo_model",
+    "mobilenetv2_64",
+    "mobilevit_xxs",
+    "resnet8",
+]
