@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph
 from edgekit.ir.registry import KernelCall, bytes_moved, get_op
-from edgekit.lower import LoweredModel, LoweredNode
+from edgekit.lower import LoweredModel, LoweredNode, lower_graph
 from edgekit.plan.memory import MemoryPlan, plan_memory
 
 _VIEW_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
@@ -48,7 +48,12 @@ class Analysis:
 
 
 def _planning_model(graph: Graph) -> tuple[LoweredModel, list[str]]:
-    """Lower what lowers; other nodes get a generic call so the planner can still size the arena."""
+    """The model as it is generated (fusions included) when every op lowers; otherwise lower what
+    lowers and give other nodes a generic call so the planner can still size the arena."""
+    try:
+        return lower_graph(graph), []
+    except UnsupportedOpError:
+        pass
     layers = []
     unsupported = []
     for node in graph.nodes:
@@ -78,8 +83,11 @@ def analyze_graph(graph: Graph) -> tuple[Analysis, MemoryPlan]:
         except UnsupportedOpError:
             macs = 0
         total_macs += macs
+        for fused in layer.fused:
+            macs += get_op(fused).macs(graph, fused)
+        total_macs += sum(get_op(f).macs(graph, f) for f in layer.fused)
         rows.append(LayerRow(
-            index=node.index, op=node.op,
+            index=node.index, op=layer.label.replace(f"#{node.index}", ""),
             inputs=[list(graph.tensors[i].shape) for i in graph.activation_inputs(node)],
             output=list(graph.tensors[node.outputs[0]].shape) if node.outputs else [],
             macs=macs, bytes_moved=bytes_moved(graph, node), live_bytes=plan.live_bytes[step],

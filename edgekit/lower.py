@@ -98,7 +98,9 @@ def fuse_residual_adds(graph: Graph, layers: list[LoweredNode]) -> list[LoweredN
                 continue  # the kernel's fast requantization needs shifts <= 0 (always so for ADD)
             new_call = KernelCall(func=conv.call.func, params_type=conv.call.params_type, params=fp,
                                   inputs=[conv.call.inputs[0], r], outputs=list(call.outputs),
-                                  scratch_bytes=conv.call.scratch_bytes, may_alias_input=(1,),
+                                  scratch_bytes=conv.call.scratch_bytes,
+                                  # never over the conv's own input: other pixels still read it
+                                  may_alias_input=() if r in conv.call.inputs else (1,),
                                   runtime_sources=conv.call.runtime_sources)
             out[j] = LoweredNode(node=conv.node, call=new_call, fused=conv.fused + (lay.node,))
             out[k] = None

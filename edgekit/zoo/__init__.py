@@ -7,8 +7,13 @@ deployment description, ``entry.preprocess()``). Training: ``bench/zoo/train.py`
 
 from __future__ import annotations
 
+from edgekit.frontends import torch_fx as _torch_fx
 from edgekit.zoo.models import deit_tiny, mobilenetv2_64, mobilevit_xxs, resnet8
 from edgekit.zoo.registry import ZOO, ZooEntry, count_macs, count_params, get_entry, load_zoo_model
+
+# The PyTorch front end builds ``{"arch": name, "state_dict": ...}`` checkpoints from this table.
+for _name, _entry in ZOO.items():
+    _torch_fx.ZOO.setdefault(_name, _entry.constructor)
 
 __all__ = [
     "ZOO",
