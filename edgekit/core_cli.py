@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from edgekit.analyze import analyze_graph, format_analysis
+from edgekit.emit import default_name
 from edgekit.errors import DataError
 from edgekit.frontends.loader import load_model
 
@@ -48,7 +49,7 @@ def generate(model: Path, out_dir: Path, name: str | None) -> None:
     from edgekit.emit import emit_library
 
     graph = load_model(model)
-    lib_name = name or _default_name(model)
+    lib_name = name or default_name(model)
     lib = emit_library(graph, out_dir, lib_name)
     click.echo(f"wrote {lib.dir} (ek_{lib.name}_run): arena {lib.info.arena_bytes:,} B, "
                f"weights {lib.info.weights_bytes:,} B, {len(lib.info.layer_names)} layers")
@@ -65,15 +66,10 @@ def run(model: Path, input_path: Path, output_path: Path) -> None:
     from edgekit.build.host import compile_model
 
     batch = _load_npy(input_path)
-    host = compile_model(model, name=_default_name(model))
+    host = compile_model(model, name=default_name(model))
     out = host.run(batch)
     np.save(output_path, out)
     click.echo(f"ran {out.shape[0]} samples; wrote {output_path} {list(out.shape)} {out.dtype}")
-
-
-def _default_name(model: Path) -> str:
-    stem = "".join(c if c.isalnum() else "_" for c in model.stem)
-    return stem if stem and not stem[0].isdigit() else f"m_{stem}"
 
 
 def _load_npy(path: Path) -> np.ndarray:

@@ -66,6 +66,12 @@ class GeneratedLibrary:
     info: ModelInfo
 
 
+def default_name(model_path: Path) -> str:
+    """A C identifier from a model file name: `vww_96-int8.tflite` → `vww_96_int8`."""
+    stem = "".join(c if c.isalnum() else "_" for c in Path(model_path).stem).lower()
+    return stem if stem and not stem[0].isdigit() else f"m_{stem}"
+
+
 def check_name(name: str) -> str:
     if not _NAME_RE.match(name):
         raise EdgekitError(f"--name {name!r} is not a C identifier; use letters, digits and '_' "

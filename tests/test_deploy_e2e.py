@@ -87,7 +87,8 @@ def test_resnet8_cifar_100_on_emulated_nucleo(cifar_test_path: Path, tmp_path: P
     assert r.samples == 100 and r.device_host_bitexact == 100
     assert np.bincount(outcome.samples.labels, minlength=10).tolist() == [10] * 10
     assert r.accuracy["device"] == r.accuracy["host"]
-    assert np.array_equal(outcome.run.outputs.reshape(100, -1), tflm_run(model, outcome.samples.inputs).reshape(100, -1))
+    ref = tflm_run(model, outcome.samples.inputs).reshape(100, -1)
+    assert np.array_equal(outcome.run.outputs.reshape(100, -1), ref)
 
 
 def test_validate_an_already_running_device(digits, tmp_path: Path) -> None:

@@ -94,3 +94,11 @@ def test_committed_weights_reach_recorded_top1(name: str, cifar_test_path: Path)
         pred = model(entry.prepare(data.images)).argmax(1).numpy()
     top1 = 100.0 * float((pred == data.labels).mean())
     assert abs(top1 - result["top1_subset500_seed0"]) <= SUBSET_TOLERANCE
+
+
+def test_nhwc_preprocess_is_the_nchw_one_transposed() -> None:
+    entry = get_entry("mobilenetv2_64")
+    images = np.random.default_rng(1).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    nhwc = entry.preprocess(channels_first=False).apply(images)
+    assert nhwc.shape == (2, 64, 64, 3)
+    np.testing.assert_array_equal(nhwc.transpose(0, 3, 1, 2), entry.prepare(images).numpy())

@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import EdgekitError
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec
 
 __all__ = [
     "DigitsModel",
@@ -133,10 +132,6 @@ def _fit(torch: Any, model: Any, xt: Any, yt: Any, n: int, gen: Any) -> None:
         sched.step()
 
 
-def _train_float(x_train: np.ndarray, y_train: np.ndarray) -> list[dict[str, np.ndarray]]:
-    """Train the CNN; return folded float layers [conv1, conv2, fc] with OHWI/(O,I) weights."""
-    return _fold_layers(_train_torch(x_train, y_train))
-
 
 def _train_torch(x_train: np.ndarray, y_train: np.ndarray) -> Any:
     """Train the CNN (fixed seed, CPU, one thread); return the torch model in eval mode."""
@@ -157,136 +152,16 @@ def _train_torch(x_train: np.ndarray, y_train: np.ndarray) -> Any:
     return model.eval()
 
 
-def _fold_layers(model: Any) -> list[dict[str, np.ndarray]]:
-    layers = []
-    for conv_i, bn_i in ((0, 1), (4, 5)):
-        conv, bn = model[conv_i], model[bn_i]
-        w = conv.weight.detach().double().numpy()  # OIHW
-        gamma = bn.weight.detach().double().numpy() / np.sqrt(
-            bn.running_var.detach().double().numpy() + bn.eps
-        )
-        b = bn.bias.detach().double().numpy() - bn.running_mean.detach().double().numpy() * gamma
-        w = w * gamma[:, None, None, None]
-        layers.append({"w": np.transpose(w, (0, 2, 3, 1)), "b": b})  # → OHWI
-    fc = model[8]
-    wfc = fc.weight.detach().double().numpy().reshape(_CLASSES, _C2, 4, 4)  # torch flattens C,H,W
-    wfc = np.transpose(wfc, (0, 2, 3, 1)).reshape(_CLASSES, -1)  # TFLite flattens H,W,C
-    layers.append({"w": wfc, "b": fc.bias.detach().double().numpy()})
-    return layers
 
-
-def _conv_same(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int) -> np.ndarray:
-    """Float NHWC conv with TF 'SAME' padding; w is OHWI."""
-    n, h, wd, _ = x.shape
-    _, kh, kw, _ = w.shape
-    oh, ow = -(-h // stride), -(-wd // stride)
-    ph = max((oh - 1) * stride + kh - h, 0)
-    pw = max((ow - 1) * stride + kw - wd, 0)
-    xp = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
-    out = np.zeros((n, oh, ow, w.shape[0]))
-    for i in range(kh):
-        for j in range(kw):
-            sl = xp[:, i : i + (oh - 1) * stride + 1 : stride, j : j + (ow - 1) * stride + 1 : stride, :]
-            out += sl @ w[:, i, j, :].T
-    return out + b
-
-
-def _forward_float(layers: list[dict[str, np.ndarray]], x01: np.ndarray) -> list[np.ndarray]:
-    """Activations [conv1, conv2, logits] of the folded float model for inputs in [0, 1] (N×8×8×1)."""
-    a1 = np.maximum(_conv_same(x01, layers[0]["w"], layers[0]["b"], 1), 0.0)
-    a2 = np.maximum(_conv_same(a1, layers[1]["w"], layers[1]["b"], 2), 0.0)
-    logits = a2.reshape(len(a2), -1) @ layers[2]["w"].T + layers[2]["b"]
-    return [a1, a2, logits]
 
 
 # ------------------------------------------------------------------------------------------------
 # post-training quantization → ModelSpec
 
 
-def _qparams(lo: float, hi: float) -> tuple[float, int]:
-    lo, hi = min(lo, 0.0), max(hi, 0.0)
-    scale = max(hi - lo, 1e-6) / 255.0
-    zp = int(np.clip(round(-128 - lo / scale), -128, 127))
-    return float(np.float32(scale)), zp
 
 
-def _quant_weights(w: np.ndarray, per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
-    flat = w.reshape(w.shape[0], -1)
-    amax = np.abs(flat).max(axis=1) if per_channel else np.array([np.abs(flat).max()])
-    scales = (np.maximum(amax, 1e-12) / 127.0).astype(np.float32)
-    per_row = np.broadcast_to(scales, (w.shape[0],)) if not per_channel else scales
-    q = np.clip(np.round(flat / per_row[:, None].astype(np.float64)), -127, 127).astype(np.int8)
-    return q.reshape(w.shape), scales
 
-
-def _quant_bias(b: np.ndarray, s_in: float, w_scales: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    s = (np.float32(s_in) * np.broadcast_to(w_scales, b.shape).astype(np.float32)).astype(np.float64)
-    return np.round(b / s).astype(np.int32), s.astype(np.float32).tolist()
-
-
-def _quantize_model(layers: list[dict[str, np.ndarray]], calib01: np.ndarray) -> ModelSpec:
-    acts = _forward_float(layers, calib01)
-    q_act = [_qparams(float(a.min()), float(a.max())) for a in acts]
-    tensors: list[TensorSpec] = []
-
-    def add(t: TensorSpec) -> int:
-        tensors.append(t)
-        return len(tensors) - 1
-
-    x = add(TensorSpec("input", (1, 8, 8, 1), "int8", scale=[INPUT_SCALE], zero_point=[INPUT_ZERO_POINT]))
-    ops: list[OpSpec] = []
-    s_in, cur = INPUT_SCALE, x
-    shapes = [(1, 8, 8, _C1), (1, 4, 4, _C2)]
-    for i, stride in ((0, 1), (1, 2)):
-        wq, ws = _quant_weights(layers[i]["w"], per_channel=True)
-        bq, bs = _quant_bias(layers[i]["b"], s_in, ws)
-        cout = wq.shape[0]
-        w_idx = add(
-            TensorSpec(f"conv{i + 1}/w", wq.shape, "int8", data=wq, scale=ws.tolist(), zero_point=[0] * cout)
-        )
-        b_idx = add(TensorSpec(f"conv{i + 1}/b", (cout,), "int32", data=bq, scale=bs, zero_point=[0] * cout))
-        scale, zp = q_act[i]
-        y = add(TensorSpec(f"conv{i + 1}", shapes[i], "int8", scale=[scale], zero_point=[zp]))
-        ops.append(
-            OpSpec(
-                "CONV_2D",
-                [cur, w_idx, b_idx],
-                [y],
-                {
-                    "padding": "SAME",
-                    "stride_w": stride,
-                    "stride_h": stride,
-                    "fused_activation_function": "RELU",
-                },
-            )
-        )
-        s_in, cur = scale, y
-    flat_dim = _C2 * 16
-    shape_idx = add(TensorSpec("flatten/shape", (2,), "int32", data=np.array([1, flat_dim], np.int32)))
-    flat = add(TensorSpec("flatten", (1, flat_dim), "int8", scale=[s_in], zero_point=[q_act[1][1]]))
-    ops.append(OpSpec("RESHAPE", [cur, shape_idx], [flat], {"new_shape": [1, flat_dim]}))
-    wq, ws = _quant_weights(layers[2]["w"], per_channel=False)
-    bq, bs = _quant_bias(layers[2]["b"], s_in, ws)
-    w_idx = add(TensorSpec("fc/w", wq.shape, "int8", data=wq, scale=ws.tolist(), zero_point=[0]))
-    b_idx = add(TensorSpec("fc/b", (_CLASSES,), "int32", data=bq, scale=bs, zero_point=[0] * _CLASSES))
-    scale, zp = q_act[2]
-    logits = add(TensorSpec("logits", (1, _CLASSES), "int8", scale=[scale], zero_point=[zp]))
-    ops.append(
-        OpSpec("FULLY_CONNECTED", [flat, w_idx, b_idx], [logits], {"fused_activation_function": "NONE"})
-    )
-    probs = add(TensorSpec("probs", (1, _CLASSES), "int8", scale=[1.0 / 256.0], zero_point=[-128]))
-    ops.append(OpSpec("SOFTMAX", [logits], [probs], {"beta": 1.0}))
-    return ModelSpec(tensors, ops, inputs=[x], outputs=[probs], description=_description())
-
-
-def _description() -> str:
-    """Deployment description: pixel p (0..16) → real p/16 → int8 with scale 1/240, zp −128."""
-    from edgekit.data import Preprocess
-    from edgekit.deployment import deployment_description
-
-    pre = Preprocess(input_shape=(8, 8, 1), dtype="int8", input_scale=float(np.float32(INPUT_SCALE)),
-                     input_zero_point=INPUT_ZERO_POINT, scale=1.0 / 16.0, offset=0.0)
-    return deployment_description(pre, model="edgekit digits demo (int8)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -332,12 +207,18 @@ def _quantize_with_engine(model: Any, calib01: np.ndarray) -> bytes:
     return result.tflite
 
 
+def _float_accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    torch = _require_torch()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x[:, None, :, :] / 16.0).float()).numpy()
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
 def build_digits_model(out_path: Path) -> DigitsModel:
     """Train, fold, quantize and write the digits model to ``out_path``; report accuracies."""
     x_train, y_train, x_test, y_test = load_digits_split()
     model = _train_torch(x_train, y_train)
-    layers = _fold_layers(model)
-    float_acc = float(np.mean(np.argmax(_forward_float(layers, x_test[..., None] / 16.0)[2], 1) == y_test))
+    float_acc = _float_accuracy(model, x_test, y_test)
     buf = _quantize_with_engine(model, x_train[..., None] / 16.0)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,10 @@ from typing import Any
 import click
 
 from edgekit.build.host import HostModel
+from edgekit.data import Preprocess
+from edgekit.deployment import preprocess_for
 from edgekit.device.pipeline import DeployOutcome, deploy_model, model_samples
-from edgekit.emit import ModelInfo, TensorInfo, emit_library
+from edgekit.emit import ModelInfo, TensorInfo, default_name, emit_library
 from edgekit.errors import EdgekitError
 from edgekit.frontends.loader import load_model
 from edgekit.targets import get_board, list_boards
@@ -140,8 +142,8 @@ def _validate(stack: contextlib.ExitStack, board: Any, port: str, model: Path | 
     if model is not None:
         graph = load_model(model)
         lib = emit_library(graph, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "lib",
-                           model_c_name(model))
-        description = graph.description
+                           default_name(model))
+        pre = preprocess_for(graph)
     with open_device(board, None, False, port) as client:
         info = client.hello()
         click.echo(f"{info.board}: model {info.model_name} (hash 0x{info.model_hash:08x}), "
@@ -150,11 +152,12 @@ def _validate(stack: contextlib.ExitStack, board: Any, port: str, model: Path | 
             check_device_model(info, lib, port)
             tinfo = lib.info
         else:
-            description = ""
             tinfo = ModelInfo(name=info.model_name, input=_tensor(info.input), output=_tensor(info.output),
                               arena_bytes=info.arena_bytes, weights_bytes=0, layer_names=[],
                               model_hash=info.model_hash)
-        samples = model_samples(tinfo, description, data, limit)
+            pre = Preprocess.for_model(tinfo.input.shape, tinfo.input.dtype, tinfo.input.scale,
+                                       tinfo.input.zero_point)
+        samples = model_samples(tinfo, pre, data, limit)
         outs, ticks, _ = stream(client, samples.inputs)
     if lib is not None:
         host = HostModel.from_library(lib).run(samples.inputs)
@@ -172,9 +175,3 @@ def _validate(stack: contextlib.ExitStack, board: Any, port: str, model: Path | 
 
 def _tensor(spec: Any) -> TensorInfo:
     return TensorInfo(shape=tuple(spec.shape), dtype=spec.dtype, scale=spec.scale, zero_point=spec.zero_point)
-
-
-def model_c_name(model: Path) -> str:
-    from edgekit.device.pipeline import _c_name
-
-    return _c_name(model.stem)

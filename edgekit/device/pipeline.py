@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from edgekit.build.host import HostModel
-from edgekit.data import Dataset, load_dataset
+from edgekit.data import Dataset, Preprocess, load_dataset
 from edgekit.deployment import preprocess_for
 from edgekit.device.deploy import DeviceRun, run_library, seeded_inputs
-from edgekit.emit import GeneratedLibrary, ModelInfo, emit_library
+from edgekit.emit import GeneratedLibrary, ModelInfo, default_name, emit_library
 from edgekit.errors import DataError
 from edgekit.frontends.loader import load_model
 from edgekit.targets import Board
@@ -50,7 +50,7 @@ class DeployOutcome:
         return data
 
 
-def model_samples(info: ModelInfo, description: str, data: Path | None, limit: int | None,
+def model_samples(info: ModelInfo, pre: Preprocess, data: Path | None, limit: int | None,
                   seed: int = 0) -> Samples:
     """Model-ready inputs: `data` preprocessed as the model's deployment description says, or
     seeded random inputs over the input dtype's range."""
@@ -61,7 +61,6 @@ def model_samples(info: ModelInfo, description: str, data: Path | None, limit: i
     ds: Dataset = load_dataset(data, limit=limit, seed=seed)
     if len(ds) == 0:
         raise DataError(f"{data} holds no samples")
-    pre = preprocess_for(description, info.input)
     x = pre.apply(ds.images)
     return Samples(inputs=x.reshape((len(x), *per_sample)), labels=ds.labels, class_names=ds.class_names,
                    source=str(data), raw=ds.images)
@@ -73,9 +72,9 @@ def deploy_model(model: Path, board: Board, *, emulate: bool, port: str | None =
                  progress: bool = True) -> DeployOutcome:
     graph = load_model(model)
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="edgekit-deploy-"))
-    lib_name = name or _c_name(model.stem)
+    lib_name = name or default_name(model)
     lib = emit_library(graph, work / "lib", lib_name)
-    samples = model_samples(lib.info, graph.description, data, limit)
+    samples = model_samples(lib.info, preprocess_for(graph), data, limit)
     run = run_library(lib, board, samples.inputs, emulate, port, work / "firmware", per_layer=per_layer,
                       progress=progress)
     host = HostModel.from_library(lib, work / "host").run(samples.inputs)
@@ -101,8 +100,3 @@ def deploy_model(model: Path, board: Board, *, emulate: bool, port: str | None =
     except Exception:  # noqa: BLE001 - MACs are informative only
         pass
     return DeployOutcome(result=result, library=lib, run=run, samples=samples, extra=extra)
-
-
-def _c_name(stem: str) -> str:
-    name = "".join(c if c.isalnum() else "_" for c in stem).lower()
-    return name if name and not name[0].isdigit() else f"m_{name}"

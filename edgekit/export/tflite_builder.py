@@ -97,6 +97,9 @@ class ModelSpec:
     inputs: list[int]
     outputs: list[int]
     description: str = "edgekit"
+    #: When set, the model gets one SignatureDef with this key (e.g. ``"serving_default"``) naming
+    #: the graph inputs ``input_0..`` and outputs ``output_0..``; LiteRT's signature runners use it.
+    signature_key: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,6 +319,32 @@ def _offsets_vector(b: flatbuffers.Builder, offsets: Sequence[int]) -> int:
     return b.EndVector()
 
 
+def _build_signature(b: flatbuffers.Builder, spec: ModelSpec) -> int:
+    assert spec.signature_key is not None
+
+    def tensor_maps(prefix: str, idxs: Sequence[int]) -> int:
+        maps = []
+        for k, idx in enumerate(idxs):
+            name = b.CreateString(f"{prefix}_{k}")
+            # TensorMap: name 0, tensor_index 1
+            b.StartObject(2)
+            b.PrependUOffsetTRelativeSlot(0, name, 0)
+            b.PrependUint32Slot(1, int(idx), 0)
+            maps.append(b.EndObject())
+        return _offsets_vector(b, maps)
+
+    ins = tensor_maps("input", spec.inputs)
+    outs = tensor_maps("output", spec.outputs)
+    key = b.CreateString(spec.signature_key)
+    # SignatureDef: inputs 0, outputs 1, signature_key 2, deprecated_tag 3, subgraph_index 4
+    b.StartObject(5)
+    b.PrependUOffsetTRelativeSlot(0, ins, 0)
+    b.PrependUOffsetTRelativeSlot(1, outs, 0)
+    b.PrependUOffsetTRelativeSlot(2, key, 0)
+    b.PrependUint32Slot(4, 0, 0)
+    return b.EndObject()
+
+
 # --------------------------------------------------------------------------------------------
 # entry point
 
@@ -368,13 +397,17 @@ def build_tflite(spec: ModelSpec) -> bytes:
     subgraphs_vec = _offsets_vector(b, [subgraph])
     description = b.CreateString(spec.description)
     buffers_vec = _offsets_vector(b, buffers)
-    # Model: version 0, operator_codes 1, subgraphs 2, description 3, buffers 4, ...
+    signatures_vec = _offsets_vector(b, [_build_signature(b, spec)]) if spec.signature_key else None
+    # Model: version 0, operator_codes 1, subgraphs 2, description 3, buffers 4, metadata_buffer 5,
+    # metadata 6, signature_defs 7
     b.StartObject(8)
     b.PrependUint32Slot(0, schema.SCHEMA_VERSION, 0)
     b.PrependUOffsetTRelativeSlot(1, opcodes_vec, 0)
     b.PrependUOffsetTRelativeSlot(2, subgraphs_vec, 0)
     b.PrependUOffsetTRelativeSlot(3, description, 0)
     b.PrependUOffsetTRelativeSlot(4, buffers_vec, 0)
+    if signatures_vec is not None:
+        b.PrependUOffsetTRelativeSlot(7, signatures_vec, 0)
     model = b.EndObject()
     b.Finish(model, file_identifier=schema.FILE_IDENTIFIER)
     return bytes(b.Output())

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit.data import Dataset, Preprocess, load_dataset
+from edgekit.deployment import preprocess_for as _recorded_preprocess
 from edgekit.errors import DataError, EdgekitError, ModelFormatError
 from edgekit.ir.graph import Graph
-from edgekit.quant.description import read_description
 
 if TYPE_CHECKING:
     from edgekit.quant.ptq import PTQConfig, PTQResult
@@ -100,18 +100,9 @@ def quantize_file(model: Path | str, calib: Path | str | Dataset, *, num_calib: 
                           description={"source": Path(fm.source).name, "seed": seed})
 
 
-def preprocess_for(graph: Graph, model_bytes: bytes | None) -> Preprocess:
+def preprocess_for(graph: Graph, model_bytes: bytes | None = None) -> Preprocess:
     """The preprocessing recorded in an edgekit model, else the default for its input tensor."""
-    desc = read_description(model_bytes) if model_bytes is not None else None
-    if desc is not None and isinstance(desc.get("preprocess"), dict):
-        return Preprocess.from_dict(desc["preprocess"])
-    t = graph.tensors[graph.inputs[0]]
-    q = t.quant
-    if t.dtype in ("int8", "uint8", "int16"):
-        if q is None:
-            raise DataError(f"model input {t.name} is {t.dtype} but has no quantization parameters")
-        return Preprocess.for_model(t.shape, t.dtype, q.scalar_scale, q.scalar_zero_point)
-    return Preprocess.for_model(t.shape, "float32")
+    return _recorded_preprocess(graph)
 
 
 @dataclass

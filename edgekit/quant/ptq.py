@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 
 from edgekit.data import Preprocess
+from edgekit.deployment import model_description, read_description
 from edgekit.errors import DataError, UnsupportedOpError
 from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
 from edgekit.ir.graph import Graph, Node
 from edgekit.quant.calibrate import CalibrationResult, calibrate
-from edgekit.quant.description import model_description, read_description
 from edgekit.quant.observers import qparams_for_range
 
 __all__ = ["PTQConfig", "PTQResult", "INT8_OPS", "prepare_graph", "quantize_graph", "model_description",

@@ -45,14 +45,19 @@ class ZooEntry:
     def input_shape(self) -> tuple[int, int, int]:
         return (3, *self.input_size)
 
-    def preprocess(self) -> Preprocess:
-        """The deployment preprocessing (edgekit's :class:`Preprocess`) for this model."""
+    def preprocess(self, channels_first: bool = True) -> Preprocess:
+        """The deployment preprocessing (edgekit's :class:`Preprocess`) for this model.
+
+        `channels_first` gives the torch module's NCHW input; False gives NHWC, the input
+        layout of the graph the PyTorch front end converts the module to.
+        """
+        shape = self.input_shape if channels_first else (*self.input_size, 3)
         return Preprocess(
-            input_shape=self.input_shape,
+            input_shape=shape,
             dtype="float32",
             resize=self.input_size,
             to_rgb=True,
-            channels_first=True,
+            channels_first=channels_first,
             scale=tuple(1.0 / (255.0 * s) for s in self.std),
             offset=tuple(-m / s for m, s in zip(self.mean, self.std, strict=True)),
         )
