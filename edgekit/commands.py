@@ -11,6 +11,7 @@ _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "edgekit.core_cli": ("analyze", "generate", "run"),
     "edgekit.device.cli": ("deploy", "validate", "boards", "demo"),
     "edgekit.quant.cli": ("quantize", "eval"),
+    "edgekit.export_cli": ("export",),
 }
 
 

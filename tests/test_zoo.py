@@ -102,3 +102,14 @@ def test_nhwc_preprocess_is_the_nchw_one_transposed() -> None:
     nhwc = entry.preprocess(channels_first=False).apply(images)
     assert nhwc.shape == (2, 64, 64, 3)
     np.testing.assert_array_equal(nhwc.transpose(0, 3, 1, 2), entry.prepare(images).numpy())
+
+
+@pytest.mark.skipif("resnet8" not in TRAINED, reason="resnet8 weights not trained yet")
+def test_frontend_checkpoint_converts_with_zoo_preprocessing(tmp_path: Path) -> None:
+    from edgekit.frontends.torch_fx import load_torch_file
+    from edgekit.zoo import save_for_frontend
+
+    graph, pre = load_torch_file(save_for_frontend("resnet8", tmp_path / "resnet8.pt"))
+    assert pre is not None and not pre.channels_first and pre.input_shape == (32, 32, 3)
+    assert pre.to_dict() == get_entry("resnet8").preprocess(channels_first=False).to_dict()
+    assert len(graph.tensors[graph.outputs[0]].shape) == 2

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets up everything edgekit needs on a fresh Debian machine, idempotently:
-# the ARM cross compiler, newlib, QEMU (apt), and a .venv in the repository with edgekit,
-# its test tools and the CPU build of torch. Re-running it is quick.
+# the ARM cross compilers (Cortex-M, arm64 Linux), newlib, QEMU (system and user mode) from apt,
+# and a .venv in the repository with edgekit, its test tools and the CPU build of torch.
+# Re-running it is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc make)
+APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc make gcc-aarch64-linux-gnu qemu-user)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

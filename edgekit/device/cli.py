@@ -81,9 +81,25 @@ _DATA_HELP = ".npz (images/labels or x/y), CIFAR-10 JPEG npz, or a folder of cla
 @click.option("--per-layer", is_flag=True, help="Also measure ticks per layer.")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the generated library and PlatformIO project here.")
+@click.option("--calib", type=click.Path(path_type=Path),
+              help="MODEL is a float model (.tflite, PyTorch, Keras): quantize it on the way with this "
+                   "calibration data (PTQ, as `edgekit quantize`).")
+@click.option("--num-calib", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Calibration samples (with --calib).")
+@click.option("--float-model", type=click.Path(path_type=Path),
+              help="The float model MODEL was quantized from: the report's float accuracy on the same samples.")
+@click.option("--pixel-scale", default=None, metavar="S[,S,S]",
+              help="Float model preprocessing: real = pixel*S + O (default pixel/255).")
+@click.option("--pixel-offset", default=None, metavar="O[,O,O]", help="See --pixel-scale.")
 def deploy(model: Path, board_name: str, emulate: bool, port: str | None, data: Path | None, limit: int | None,
-           json_out: Path | None, html_out: Path | None, per_layer: bool, work_dir: Path | None) -> None:
-    """Build MODEL into firmware, run it on the board (or QEMU) and validate it."""
+           json_out: Path | None, html_out: Path | None, per_layer: bool, work_dir: Path | None,
+           calib: Path | None = None, num_calib: int = 1000, float_model: Path | None = None,
+           pixel_scale: str | None = None, pixel_offset: str | None = None) -> None:
+    """Build MODEL into firmware, run it on the board (or QEMU) and validate it.
+
+    MODEL is an int8 model, or a float model with --calib (quantized on the way)."""
+    from edgekit.quant.cli import _floats
+
     if emulate and port:
         raise click.UsageError("give either --emulate or --port, not both")
     board = get_board(board_name)
@@ -91,7 +107,9 @@ def deploy(model: Path, board_name: str, emulate: bool, port: str | None, data: 
         raise EdgekitError("--board host has no firmware; use `edgekit run` for host mode")
     with tempfile.TemporaryDirectory(prefix="edgekit-deploy-") as tmp:
         outcome = deploy_model(model, board, emulate=emulate, port=port, data=data, limit=limit,
-                               per_layer=per_layer, work_dir=work_dir or Path(tmp))
+                               per_layer=per_layer, work_dir=work_dir or Path(tmp), calib=calib,
+                               num_calib=num_calib, float_model=float_model, pixel_scale=_floats(pixel_scale),
+                               pixel_offset=_floats(pixel_offset))
         if work_dir is None:
             outcome.extra.pop("work_dir", None)
         _report(outcome, json_out, html_out)

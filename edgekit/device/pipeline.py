@@ -69,12 +69,31 @@ def model_samples(info: ModelInfo, pre: Preprocess, data: Path | None, limit: in
 def deploy_model(model: Path, board: Board, *, emulate: bool, port: str | None = None, data: Path | None = None,
                  limit: int | None = None, per_layer: bool = False, work_dir: Path | None = None,
                  name: str | None = None, float_outputs: np.ndarray | None = None,
-                 progress: bool = True) -> DeployOutcome:
-    graph = load_model(model)
+                 progress: bool = True, calib: Path | None = None, num_calib: int = 1000,
+                 float_model: Path | None = None, pixel_scale: Any = None,
+                 pixel_offset: Any = None) -> DeployOutcome:
+    """Deploy `model` (int8) to `board`; with `calib`, `model` is a float model that is quantized
+    on the way. The float model (`model` with `calib`, else `float_model`) fills the report's
+    float accuracy on the same samples."""
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="edgekit-deploy-"))
-    lib_name = name or default_name(model)
+    source = Path(model)
+    quantized_info: dict[str, Any] = {}
+    if calib is not None:
+        if float_model is not None:
+            raise DataError("give either --calib (MODEL is the float model) or --float-model, not both")
+        model, quantized_info = quantize_for_deploy(source, calib, work, num_calib=num_calib,
+                                                    pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+        float_model = source
+    graph = load_model(model) if calib is not None or not _is_float_file(source) else None
+    if graph is None or not graph.is_quantized:
+        raise DataError(f"{source} is a float model; give --calib DATA to quantize it on the way "
+                        "(or quantize it first with `edgekit quantize`)")
+    lib_name = name or default_name(source)
     lib = emit_library(graph, work / "lib", lib_name)
     samples = model_samples(lib.info, preprocess_for(graph), data, limit)
+    if float_outputs is None and float_model is not None:
+        float_outputs = float_model_outputs(float_model, samples, lib.info, pixel_scale=pixel_scale,
+                                            pixel_offset=pixel_offset)
     run = run_library(lib, board, samples.inputs, emulate, port, work / "firmware", per_layer=per_layer,
                       progress=progress)
     host = HostModel.from_library(lib, work / "host").run(samples.inputs)
@@ -93,6 +112,10 @@ def deploy_model(model: Path, board: Board, *, emulate: bool, port: str | None =
         "weights_bytes": lib.info.weights_bytes, "macs": None, "build_seconds": run.build_seconds,
         "link_recoveries": run.recoveries, "work_dir": str(work),
     }
+    if quantized_info:
+        extra["quantized"] = quantized_info
+    if float_model is not None:
+        extra["float_model"] = str(float_model)
     try:
         from edgekit.analyze import analyze_graph
 
@@ -100,3 +123,46 @@ def deploy_model(model: Path, board: Board, *, emulate: bool, port: str | None =
     except Exception:  # noqa: BLE001 - MACs are informative only
         pass
     return DeployOutcome(result=result, library=lib, run=run, samples=samples, extra=extra)
+
+
+def _is_float_file(path: Path) -> bool:
+    """A model file edgekit's int8 loader cannot read as such (PyTorch checkpoints)."""
+    from edgekit.quant.api import TORCH_SUFFIXES
+
+    return path.suffix.lower() in TORCH_SUFFIXES
+
+
+def quantize_for_deploy(model: Path, calib: Path, work: Path, *, num_calib: int = 1000, pixel_scale: Any = None,
+                        pixel_offset: Any = None) -> tuple[Path, dict[str, Any]]:
+    """Quantize a float model with the PTQ engine (`edgekit quantize`'s defaults) into `work`."""
+    from edgekit.quant.api import quantize_file
+    from edgekit.quant.ptq import PTQConfig
+
+    res = quantize_file(model, calib, num_calib=num_calib, config=PTQConfig(progress=False),
+                        pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / f"{default_name(model)}_int8.tflite"
+    out.write_bytes(res.tflite)
+    cal = res.calibration
+    return out, {"from": str(model), "calib": str(calib), "calibration_samples": cal.samples,
+                 "calibration_seconds": round(cal.seconds, 3), "device": str(cal.device), "path": str(out)}
+
+
+def float_model_outputs(float_model: Path, samples: Samples, info: ModelInfo, *, pixel_scale: Any = None,
+                        pixel_offset: Any = None) -> np.ndarray:
+    """The float model's outputs on the deployed samples: the raw data through the float model's
+    preprocessing, or (random inputs) the int8 inputs dequantized with the input's scale/zero point."""
+    from edgekit.quant.api import load_float_model, require_torch
+
+    require_torch("run the float model")
+    from edgekit.quant.float_exec import FloatExecutor
+
+    fm = load_float_model(float_model, pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+    t = fm.graph.tensors[fm.graph.inputs[0]]
+    if samples.raw is not None:
+        x = fm.preprocess.apply(samples.raw)
+    else:
+        x = (samples.inputs.astype(np.float32) - float(info.input.zero_point)) * float(info.input.scale)
+    x = np.asarray(x, dtype=np.float32).reshape((len(samples.inputs), *t.shape[1:]))
+    (y,) = FloatExecutor(fm.graph, "cpu").run(x)
+    return np.asarray(y, dtype=np.float32).reshape(len(samples.inputs), -1)

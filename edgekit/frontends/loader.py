@@ -14,6 +14,11 @@ def load_model(path: Path) -> Graph:
         from edgekit.frontends.tflite import load_tflite
 
         return load_tflite(path)
+    if suffix in (".h5", ".keras", ".hdf5"):
+        from edgekit.frontends.keras import load_keras
+
+        return load_keras(path)
     if not path.exists():
         raise ModelFormatError(f"model file not found: {path}")
-    raise ModelFormatError(f"{path}: unknown model format '{suffix or '(no suffix)'}'; edgekit reads .tflite files")
+    raise ModelFormatError(f"{path}: unknown model format '{suffix or '(no suffix)'}'; edgekit reads .tflite files "
+                           "(and Keras .h5/.keras with `pip install edgekit[keras]`)")

@@ -77,6 +77,17 @@ def small_requant(acc_bound: np.ndarray, shift: np.ndarray) -> bool:
     return bool(np.all(acc_bound < 2**30) and np.all(np.asarray(shift) <= -1))
 
 
+def rq_triples(mult: np.ndarray, rshift: np.ndarray, output_offset: int) -> np.ndarray | None:
+    """Per channel {m, r, 2^(r-1) + output_offset·2^r} for the kernels' folded requantization, when
+    requant_small holds (rshift = r >= 1) and |x + d| stays below 2^31 (|x| < 2^30, so r <= 21)."""
+    r = np.asarray(rshift, dtype=np.int64)
+    if r.size == 0 or np.any(r < 1) or np.any(r > 21) or abs(int(output_offset)) > 255:
+        return None
+    d = (np.int64(1) << (r - 1)) + np.int64(output_offset) * (np.int64(1) << r)
+    t = np.stack([np.asarray(mult, dtype=np.int64), r, d], axis=1).reshape(-1)
+    return t.astype(np.int32)
+
+
 def gemm_params(w2: np.ndarray, bias: np.ndarray, input_offset: int, mult: np.ndarray,
                 shift: np.ndarray) -> dict:
     """Packed weights, folded bias and requantization fields for ek_convf_params_t."""

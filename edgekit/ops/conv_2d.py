@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from edgekit.ir.graph import Graph, Node
 from edgekit.ir.registry import KernelCall, OpDef, register
 from edgekit.ops import _fast
@@ -111,6 +113,14 @@ def gemm_call(g: dict, params: dict, x_id: int, y_id: int) -> KernelCall:
     fp.update(k4=fast["k4"], pad_value=fast["pad_value"], output_offset=params["output_offset"],
               act_min=params["act_min"], act_max=params["act_max"], requant_small=fast["requant_small"],
               weights=fast["weights"], bias=fast["bias"], out_mult=fast["out_mult"], out_shift=fast["out_shift"])
+    rq = _fast.rq_triples(fast["out_mult"], fast["out_shift"], params["output_offset"]) if fast["requant_small"] \
+        else None
+    if rq is not None:
+        full = int(params["act_min"]) == -128 and int(params["act_max"]) == 127
+        t = rq.reshape(-1, 3)
+        uniform = bool(np.all(t == t[:1]))
+        fp.update(rq_mode=(1 if full else 2) + (2 if uniform else 0), rq=t[0].copy() if uniform else rq,
+                  out_mult=np.zeros(0, dtype=np.int32), out_shift=np.zeros(0, dtype=np.int32))
     return KernelCall(
         func="ek_conv2d_s8_gemm",
         params_type="ek_convf_params_t",

@@ -113,6 +113,11 @@ def _fast_call(g: dict, params: dict, x_id: int, y_id: int) -> KernelCall:
     fp: dict = {k: params[k] for k in keys}
     fp.update(requant_small=int(small), weights=_fast.pack_dw_weights(w), bias=params["bias"],
               out_mult=params["out_mult"], out_shift=(-shift).astype(np.int32) if small else shift)
+    rq = _fast.rq_triples(fp["out_mult"], fp["out_shift"], params["output_offset"]) if small else None
+    if rq is not None:
+        full = int(params["act_min"]) == -128 and int(params["act_max"]) == 127
+        fp.update(rq_mode=1 if full else 2, rq=rq, out_mult=np.zeros(0, dtype=np.int32),
+                  out_shift=np.zeros(0, dtype=np.int32))
     return KernelCall(
         func="ek_dwconv2d_s8_fast",
         params_type="ek_dwconvf_params_t",

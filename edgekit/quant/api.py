@@ -67,14 +67,14 @@ def load_float_model(path: Path | str, *, pixel_scale: Any = None, pixel_offset:
         from edgekit.frontends.torch_fx import load_torch_file
 
         graph, pre = load_torch_file(p)
-    elif p.suffix.lower() == ".tflite":
-        from edgekit.frontends.tflite import load_tflite
+    elif p.suffix.lower() in (".tflite", ".h5", ".hdf5", ".keras"):
+        from edgekit.frontends.loader import load_model
 
-        graph = load_tflite(p)
+        graph = load_model(p)  # Keras files need the `keras` extra (tensorflow-cpu)
         pre = None
     else:
-        raise ModelFormatError(f"{p}: unknown model format '{p.suffix}'; give a float .tflite or a PyTorch "
-                               f"checkpoint ({', '.join(TORCH_SUFFIXES)})")
+        raise ModelFormatError(f"{p}: unknown model format '{p.suffix}'; give a float .tflite, a PyTorch "
+                               f"checkpoint ({', '.join(TORCH_SUFFIXES)}) or a Keras .h5/.keras file")
     if graph.is_quantized:
         raise ModelFormatError(f"{p} is already quantized (int8 input/output); give a float model")
     if pre is None:

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from edgekit.frontends import torch_fx as _torch_fx
 from edgekit.zoo.models import deit_tiny, mobilenetv2_64, mobilevit_xxs, resnet8
-from edgekit.zoo.registry import ZOO, ZooEntry, count_macs, count_params, get_entry, load_zoo_model
+from edgekit.zoo.registry import (
+    ZOO,
+    ZooEntry,
+    count_macs,
+    count_params,
+    get_entry,
+    load_zoo_model,
+    save_for_frontend,
+)
 
 # The PyTorch front end builds ``{"arch": name, "state_dict": ...}`` checkpoints from this table.
 for _name, _entry in ZOO.items():
@@ -26,4 +34,5 @@ __all__ = [
     "mobilenetv2_64",
     "mobilevit_xxs",
     "resnet8",
+    "save_for_frontend",
 ]

@@ -146,3 +146,24 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
             h.remove()
         model.train(was_training)
     return total
+
+
+def save_for_frontend(name: str, path: Path | str) -> Path:
+    """Write zoo model `name` (committed weights) as the PyTorch front end's checkpoint form
+    (``{"edgekit_torch": 1, "arch", "state_dict", "input_shape", "preprocess"}``), the file that
+    ``edgekit quantize`` / ``eval`` take. Loading it needs :mod:`edgekit.zoo` imported (it fills
+    the front end's architecture table)."""
+    model, entry = load_zoo_model(name)
+    path = Path(path)
+    torch.save(
+        {
+            "edgekit_torch": 1,
+            "arch": name,
+            "kwargs": {},
+            "state_dict": model.state_dict(),
+            "input_shape": [1, *entry.input_shape],
+            "preprocess": entry.preprocess().to_dict(),
+        },
+        path,
+    )
+    return path

@@ -101,45 +101,181 @@ static void ek_im2col(const ek_convf_params_t *p, const int8_t *in, int32_t b, i
     }
 }
 
-/* TFLM int8 ADD of the conv result v and the residual value res (|shifted| < 2^28 always) */
-static inline int8_t ek_fused_add(const ek_convf_params_t *restrict p, int32_t v, int32_t res)
+/* The fused ADD's three requantizations, precomputed once per layer: y = SMMULR(2x, m),
+ * (y + d + (nudge & n)) >> r with d = 2^(r-1) and n = -1 when r > 0, d = n = 0 when r == 0
+ * (== ek_requant_lt1_small for |x| < 2^30). */
+typedef struct {
+    int32_t off1, off2, ls;
+    int32_t m1, r1, d1, n1, m2, r2, d2, n2, mo, ro, d_o, n_o;
+    int32_t out_off, amin, amax;
+} ek_addk_t;
+
+static inline int32_t ek_rq_add(int32_t x, int32_t m, int32_t r, int32_t d, int32_t n)
 {
-    const int32_t s1 = (v + p->add_input1_offset) * ((int32_t)1 << p->add_left_shift);
-    const int32_t s2 = (res + p->add_input2_offset) * ((int32_t)1 << p->add_left_shift);
-    const int32_t raw = ek_requant_lt1_small(s1, p->add_input1_multiplier, p->add_input1_shift) +
-                        ek_requant_lt1_small(s2, p->add_input2_multiplier, p->add_input2_shift);
-    int32_t o = ek_requant_lt1_small(raw, p->add_output_multiplier, p->add_output_shift) + p->add_output_offset;
-    o = o < p->add_act_min ? p->add_act_min : o;
-    o = o > p->add_act_max ? p->add_act_max : o;
+    const int32_t y = ek_smmulr(x * 2, m);
+    return (y + d + ((y >> 31) & n)) >> r;
+}
+
+static void ek_addk_init(ek_addk_t *k, const ek_convf_params_t *p)
+{
+    k->off1 = p->add_input1_offset;
+    k->off2 = p->add_input2_offset;
+    k->ls = p->add_left_shift;
+    k->m1 = p->add_input1_multiplier;
+    k->r1 = -p->add_input1_shift;
+    k->m2 = p->add_input2_multiplier;
+    k->r2 = -p->add_input2_shift;
+    k->mo = p->add_output_multiplier;
+    k->ro = -p->add_output_shift;
+    k->d1 = k->r1 ? (int32_t)1 << (k->r1 - 1) : 0;
+    k->n1 = k->r1 ? -1 : 0;
+    k->d2 = k->r2 ? (int32_t)1 << (k->r2 - 1) : 0;
+    k->n2 = k->r2 ? -1 : 0;
+    k->d_o = k->ro ? (int32_t)1 << (k->ro - 1) : 0;
+    k->n_o = k->ro ? -1 : 0;
+    k->out_off = p->add_output_offset;
+    k->amin = p->add_act_min;
+    k->amax = p->add_act_max;
+}
+
+/* TFLM int8 ADD of the conv result v and the residual value res (|shifted| < 2^28 always) */
+static inline int8_t ek_fused_add(const ek_addk_t *restrict k, int32_t v, int32_t res)
+{
+    const int32_t s1 = (v + k->off1) * ((int32_t)1 << k->ls);
+    const int32_t s2 = (res + k->off2) * ((int32_t)1 << k->ls);
+    const int32_t raw = ek_rq_add(s1, k->m1, k->r1, k->d1, k->n1) + ek_rq_add(s2, k->m2, k->r2, k->d2, k->n2);
+    int32_t o = ek_rq_add(raw, k->mo, k->ro, k->d_o, k->n_o) + k->out_off;
+    o = o < k->amin ? k->amin : o;
+    o = o > k->amax ? k->amax : o;
     return (int8_t)o;
 }
 
-static inline int8_t ek_out(const ek_convf_params_t *restrict p, int32_t acc, int32_t c)
+/* generic requantization (TFLM double rounding; SMMULR when requant_small) */
+static inline int32_t ek_out_generic(const ek_convf_params_t *restrict p, int32_t acc, int32_t c)
 {
     int32_t v = p->requant_small ? ek_requant_small(acc, p->out_mult[c], p->out_shift[c])
                                  : ek_requant_fast(acc, p->out_mult[c], p->out_shift[c]);
     v += p->output_offset;
     v = v < p->act_min ? p->act_min : v;
     v = v > p->act_max ? p->act_max : v;
-    return (int8_t)v;
+    return v;
 }
 
-#define EK_STORE(O, C, ACC)                                                              \
-    do {                                                                                 \
-        const int8_t v_ = ek_out(p, (ACC), (C));                                         \
-        (O)[C] = res_##O ? ek_fused_add(p, v_, res_##O[C]) : v_;                           \
+/* requantization from the generator's per-channel triple t = {m, r, d}, d = 2^(r-1) + out_offset*2^r
+ * (requant_small holds and the offset folds without overflow: see _fast.rq_triples) */
+static inline int32_t ek_rq3(int32_t acc, const int32_t *t)
+{
+    const int32_t x = ek_smmulr(acc * 2, t[0]);
+    return (x + t[2] + (x >> 31)) >> t[1];
+}
+
+static inline int32_t ek_ssat8(int32_t v)
+{
+#if defined(EK_HAVE_DSP)
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+/* mode 0: generic; 1: per-channel triples, activation range [-128, 127] (SSAT); 2: per-channel
+ * triples + clamp; 3, 4: the same with one triple for every channel (kept in registers) */
+static inline int32_t ek_rq3v(int32_t acc, int32_t m, int32_t r, int32_t d)
+{
+    const int32_t x = ek_smmulr(acc * 2, m);
+    return (x + d + (x >> 31)) >> r;
+}
+
+#define EK_RQ(ACC, C) (mode >= 3 ? ek_rq3v((ACC), um, ur, ud) : ek_rq3((ACC), p->rq + 3 * (C)))
+#define EK_OUT(ACC, C)                                                                     \
+    (mode == 0 ? ek_out_generic(p, (ACC), (C))                                                \
+               : ((mode & 1) ? ek_ssat8(EK_RQ((ACC), (C))) : ek_clamp_i8(EK_RQ((ACC), (C)), amin, amax)))
+
+static inline int32_t ek_clamp_i8(int32_t v, int32_t lo, int32_t hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
+#define EK_STORE(O, C, ACC)                                                            \
+    do {                                                                                  \
+        const int32_t v_ = EK_OUT((ACC), (C));                                       \
+        (O)[C] = (int8_t)(res_##O ? ek_fused_add(k, v_, res_##O[C]) : v_);                \
     } while (0)
 
+#if defined(EK_HAVE_DSP)
+/* one 4-tap group, 2 channels x 2 pixels: LDM counts as one instruction */
+#define EK_G2X2                                                                         \
+    "ldm %[x]!, {r0, r1, r2, r3}\n\t"                                                   \
+    "ldm %[w]!, {r4, r5}\n\t"                                                           \
+    "sxtb16 r6, r4\n\t"                                                                 \
+    "smlad %[a00], r6, r0, %[a00]\n\t"                                                  \
+    "smlad %[a01], r6, r2, %[a01]\n\t"                                                  \
+    "sxtb16 r4, r4, ror #8\n\t"                                                         \
+    "smlad %[a00], r4, r1, %[a00]\n\t"                                                  \
+    "smlad %[a01], r4, r3, %[a01]\n\t"                                                  \
+    "sxtb16 r6, r5\n\t"                                                                 \
+    "smlad %[a10], r6, r0, %[a10]\n\t"                                                  \
+    "smlad %[a11], r6, r2, %[a11]\n\t"                                                  \
+    "sxtb16 r5, r5, ror #8\n\t"                                                         \
+    "smlad %[a10], r5, r1, %[a10]\n\t"                                                  \
+    "smlad %[a11], r5, r3, %[a11]\n\t"
+#define EK_G1X2                                                                         \
+    "ldm %[x]!, {r0, r1}\n\t"                                                           \
+    "ldm %[w]!, {r4, r5}\n\t"                                                           \
+    "sxtb16 r6, r4\n\t"                                                                 \
+    "smlad %[a0], r6, r0, %[a0]\n\t"                                                    \
+    "sxtb16 r4, r4, ror #8\n\t"                                                         \
+    "smlad %[a0], r4, r1, %[a0]\n\t"                                                    \
+    "sxtb16 r6, r5\n\t"                                                                 \
+    "smlad %[a1], r6, r0, %[a1]\n\t"                                                    \
+    "sxtb16 r5, r5, ror #8\n\t"                                                         \
+    "smlad %[a1], r5, r1, %[a1]\n\t"
+#endif
+
 /* two pixels: columns interleaved in `col` (4 words per group), outputs o0, o1 */
-static void ek_gemm_2px(const ek_convf_params_t *restrict p, const uint32_t *col, int8_t *o0, int8_t *o1,
-                        const int8_t *res_o0, const int8_t *res_o1)
+static inline __attribute__((always_inline)) void
+ek_gemm_2px_m(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col, int8_t *o0,
+              int8_t *o1, const int8_t *res_o0, const int8_t *res_o1, const int mode)
 {
     const int32_t groups = p->k4 >> 2;
     const uint32_t *w = (const uint32_t *)p->weights;
+    const int32_t amin = p->act_min, amax = p->act_max;
+    const int32_t um = mode >= 3 ? p->rq[0] : 0, ur = mode >= 3 ? p->rq[1] : 0, ud = mode >= 3 ? p->rq[2] : 0;
     int32_t c;
+#if defined(EK_HAVE_DSP)
+    __asm__ volatile("" ::: "memory"); /* the column stores are done before the SIMD loops read them */
+#endif
     for (c = 0; c + 1 < p->out_c; c += 2) {
         int32_t a00 = p->bias[c], a01 = p->bias[c], a10 = p->bias[c + 1], a11 = p->bias[c + 1];
         const uint32_t *x = col;
+#if defined(EK_HAVE_DSP_ASM)
+        register int32_t ra00 __asm__("r8") = a00, ra01 __asm__("r9") = a01;
+        register int32_t ra10 __asm__("r10") = a10, ra11 __asm__("r11") = a11;
+        register const uint32_t *rx __asm__("r12") = x;
+        register const uint32_t *rw __asm__("lr") = w;
+        register int32_t rn __asm__("r7") = groups;
+        register uint32_t t0 __asm__("r0"), t1 __asm__("r1"), t2 __asm__("r2"), t3 __asm__("r3");
+        register uint32_t t4 __asm__("r4"), t5 __asm__("r5"), t6 __asm__("r6");
+        __asm__ volatile("lsrs %[n], %[n], #1\n\t"
+                         "bcc 1f\n\t" EK_G2X2 "1:\n\t"
+                         "cmp %[n], #0\n\t"
+                         "beq 3f\n\t"
+                         "2:\n\t" EK_G2X2 EK_G2X2 "subs %[n], %[n], #1\n\t"
+                         "bne 2b\n\t"
+                         "3:\n\t"
+                         : [a00] "+r"(ra00), [a01] "+r"(ra01), [a10] "+r"(ra10), [a11] "+r"(ra11), [x] "+r"(rx),
+                           [w] "+r"(rw), [n] "+r"(rn), "=&r"(t0), "=&r"(t1), "=&r"(t2), "=&r"(t3), "=&r"(t4),
+                           "=&r"(t5), "=&r"(t6)
+                         :
+                         : "cc");
+        a00 = ra00;
+        a01 = ra01;
+        a10 = ra10;
+        a11 = ra11;
+        w = rw;
+        (void)rx;
+#else
         int32_t g;
         for (g = 0; g < groups; ++g) {
             const uint32_t x0 = x[0], y0 = x[1], x1 = x[2], y1 = x[3];
@@ -158,6 +294,7 @@ static void ek_gemm_2px(const ek_convf_params_t *restrict p, const uint32_t *col
             x += 4;
             w += 2;
         }
+#endif
         EK_STORE(o0, c, a00);
         EK_STORE(o1, c, a01);
         EK_STORE(o0, c + 1, a10);
@@ -180,17 +317,49 @@ static void ek_gemm_2px(const ek_convf_params_t *restrict p, const uint32_t *col
         EK_STORE(o0, c, a00);
         EK_STORE(o1, c, a01);
     }
+#if defined(EK_HAVE_DSP)
+    __asm__ volatile("" ::: "memory");
+#endif
 }
 
 /* one pixel: column in `col` (2 words per group) */
-static void ek_gemm_1px(const ek_convf_params_t *restrict p, const uint32_t *col, int8_t *o0, const int8_t *res_o0)
+static inline __attribute__((always_inline)) void
+ek_gemm_1px_m(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col, int8_t *o0,
+              const int8_t *res_o0, const int mode)
 {
     const int32_t groups = p->k4 >> 2;
     const uint32_t *w = (const uint32_t *)p->weights;
+    const int32_t amin = p->act_min, amax = p->act_max;
+    const int32_t um = mode >= 3 ? p->rq[0] : 0, ur = mode >= 3 ? p->rq[1] : 0, ud = mode >= 3 ? p->rq[2] : 0;
     int32_t c;
+#if defined(EK_HAVE_DSP)
+    __asm__ volatile("" ::: "memory"); /* the column stores are done before the SIMD loops read them */
+#endif
     for (c = 0; c + 1 < p->out_c; c += 2) {
         int32_t a0 = p->bias[c], a1 = p->bias[c + 1];
         const uint32_t *x = col;
+#if defined(EK_HAVE_DSP_ASM)
+        register int32_t ra0 __asm__("r8") = a0, ra1 __asm__("r9") = a1;
+        register const uint32_t *rx __asm__("r12") = x;
+        register const uint32_t *rw __asm__("lr") = w;
+        register int32_t rn __asm__("r7") = groups;
+        register uint32_t t0 __asm__("r0"), t1 __asm__("r1"), t4 __asm__("r4"), t5 __asm__("r5"), t6 __asm__("r6");
+        __asm__ volatile("lsrs %[n], %[n], #1\n\t"
+                         "bcc 1f\n\t" EK_G1X2 "1:\n\t"
+                         "cmp %[n], #0\n\t"
+                         "beq 3f\n\t"
+                         "2:\n\t" EK_G1X2 EK_G1X2 "subs %[n], %[n], #1\n\t"
+                         "bne 2b\n\t"
+                         "3:\n\t"
+                         : [a0] "+r"(ra0), [a1] "+r"(ra1), [x] "+r"(rx), [w] "+r"(rw), [n] "+r"(rn), "=&r"(t0),
+                           "=&r"(t1), "=&r"(t4), "=&r"(t5), "=&r"(t6)
+                         :
+                         : "cc");
+        a0 = ra0;
+        a1 = ra1;
+        w = rw;
+        (void)rx;
+#else
         int32_t g;
         for (g = 0; g < groups; ++g) {
             const uint32_t x0 = x[0], y0 = x[1];
@@ -202,6 +371,7 @@ static void ek_gemm_1px(const ek_convf_params_t *restrict p, const uint32_t *col
             x += 2;
             w += 2;
         }
+#endif
         EK_STORE(o0, c, a0);
         EK_STORE(o0, c + 1, a1);
     }
@@ -218,6 +388,33 @@ static void ek_gemm_1px(const ek_convf_params_t *restrict p, const uint32_t *col
         }
         EK_STORE(o0, c, a0);
     }
+#if defined(EK_HAVE_DSP)
+    __asm__ volatile("" ::: "memory");
+#endif
+}
+
+static void ek_gemm_2px(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col,
+                        int8_t *o0, int8_t *o1, const int8_t *res_o0, const int8_t *res_o1)
+{
+    switch (p->rq_mode) {
+    case 1: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 1); break;
+    case 2: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 2); break;
+    case 3: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 3); break;
+    case 4: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 4); break;
+    default: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 0); break;
+    }
+}
+
+static void ek_gemm_1px(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col,
+                        int8_t *o0, const int8_t *res_o0)
+{
+    switch (p->rq_mode) {
+    case 1: ek_gemm_1px_m(p, k, col, o0, res_o0, 1); break;
+    case 2: ek_gemm_1px_m(p, k, col, o0, res_o0, 2); break;
+    case 3: ek_gemm_1px_m(p, k, col, o0, res_o0, 3); break;
+    case 4: ek_gemm_1px_m(p, k, col, o0, res_o0, 4); break;
+    default: ek_gemm_1px_m(p, k, col, o0, res_o0, 0); break;
+    }
 }
 
 void ek_conv2d_s8_gemm(const ek_convf_params_t *p, const void *const *inputs, void *const *outputs,
@@ -230,16 +427,18 @@ void ek_conv2d_s8_gemm(const ek_convf_params_t *p, const void *const *inputs, vo
     const int32_t total = p->batches * per_img;
     int8_t *stage = (int8_t *)scratch + (total > 1 ? 4 : 2) * p->k4;
     const int8_t *res = p->fuse_add ? (const int8_t *)inputs[1] : 0;
+    ek_addk_t k;
     int32_t px;
+    ek_addk_init(&k, p);
     for (px = 0; px + 1 < total; px += 2) {
         const int32_t q = px + 1;
         ek_im2col(p, in, px / per_img, (px % per_img) / p->out_w, px % p->out_w, col, 4, stage);
         ek_im2col(p, in, q / per_img, (q % per_img) / p->out_w, q % p->out_w, col + 2, 4, stage);
-        ek_gemm_2px(p, col, out + px * p->out_c, out + q * p->out_c, res ? res + px * p->out_c : 0,
+        ek_gemm_2px(p, &k, col, out + px * p->out_c, out + q * p->out_c, res ? res + px * p->out_c : 0,
                     res ? res + q * p->out_c : 0);
     }
     if (px < total) {
         ek_im2col(p, in, px / per_img, (px % per_img) / p->out_w, px % p->out_w, col, 2, stage);
-        ek_gemm_1px(p, col, out + px * p->out_c, res ? res + px * p->out_c : 0);
+        ek_gemm_1px(p, &k, col, out + px * p->out_c, res ? res + px * p->out_c : 0);
     }
 }

@@ -16,6 +16,10 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <arm_acle.h>
 #define EK_HAVE_DSP 1
+/* The hand-scheduled GEMM loops pin r7 (the frame pointer at -O0): use them in optimised builds. */
+#if defined(__OPTIMIZE__) && !defined(EK_NO_INLINE_ASM)
+#define EK_HAVE_DSP_ASM 1
+#endif
 #endif
 
 #ifdef __cplusplus

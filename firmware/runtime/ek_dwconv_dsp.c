@@ -2,6 +2,10 @@
  * four channels per step with 16-bit SIMD (SXTAB16 adds the input offset while widening,
  * SMLABB/SMLATT multiply-accumulate per lane). Border taps are skipped, as in TFLM, so the bias is
  * not folded. Bit-exact with TFLM's reference depthwise convolution. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__ARM_FEATURE_DSP)
+/* the pre-RA scheduler hoists the nine unrolled taps' loads and spills them */
+#pragma GCC optimize("no-schedule-insns")
+#endif
 #include "ek_dsp.h"
 #include "ek_runtime.h"
 
@@ -15,19 +19,43 @@ static inline int8_t ek_dw_out(const ek_dwconvf_params_t *restrict p, int32_t ac
     return (int8_t)v;
 }
 
-void ek_dwconv2d_s8_fast(const ek_dwconvf_params_t *p_, const void *const *inputs, void *const *outputs,
-                         void *scratch)
+static inline int32_t ek_dw_sat(int32_t v)
 {
-    const ek_dwconvf_params_t P = *p_; /* a private copy: int8 stores cannot alias it */
-    const ek_dwconvf_params_t *restrict p = &P;
-    const int8_t *in = (const int8_t *)inputs[0];
-    int8_t *out = (int8_t *)outputs[0];
+#if defined(EK_HAVE_DSP)
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+/* mode 0: generic; 1, 2: the generator's per-channel triple {m, r, 2^(r-1) + output_offset*2^r}
+ * (see ek_convf_params_t), then SSAT (1) or the activation clamp (2) */
+static inline __attribute__((always_inline)) int8_t ek_dw_out_m(const ek_dwconvf_params_t *restrict p, int32_t acc,
+                                                                int32_t c, const int mode)
+{
+    if (mode != 0) {
+        const int32_t *t = p->rq + 3 * c;
+        const int32_t x = ek_smmulr(acc * 2, t[0]);
+        int32_t v = (x + t[2] + (x >> 31)) >> t[1];
+        if (mode == 1) {
+            return (int8_t)ek_dw_sat(v);
+        }
+        v = v < p->act_min ? p->act_min : v;
+        v = v > p->act_max ? p->act_max : v;
+        return (int8_t)v;
+    }
+    return ek_dw_out(p, acc, c);
+}
+
+
+static inline __attribute__((always_inline)) void ek_dw_body(const ek_dwconvf_params_t *restrict p,
+                                                              const int8_t *in, int8_t *out, const int mode)
+{
     const int32_t C = p->in_c;
     const int32_t taps = p->k_h * p->k_w;
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) | ((uint32_t)p->input_offset << 16);
     const int32_t xstep = p->dil_w * C;
     int32_t b, oy, ox, g;
-    (void)scratch;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *img = in + b * p->in_h * p->in_w * C;
         for (oy = 0; oy < p->out_h; ++oy) {
@@ -76,10 +104,10 @@ void ek_dwconv2d_s8_fast(const ek_dwconvf_params_t *p_, const void *const *input
                         EK_DW_TAP(2 * rs + C, 14);
                         EK_DW_TAP(2 * rs + 2 * C, 16);
 #undef EK_DW_TAP
-                        o[g] = ek_dw_out(p, a0, g);
-                        o[g + 1] = ek_dw_out(p, a1, g + 1);
-                        o[g + 2] = ek_dw_out(p, a2, g + 2);
-                        o[g + 3] = ek_dw_out(p, a3, g + 3);
+                        o[g] = ek_dw_out_m(p, a0, g, mode);
+                        o[g + 1] = ek_dw_out_m(p, a1, g + 1, mode);
+                        o[g + 2] = ek_dw_out_m(p, a2, g + 2, mode);
+                        o[g + 3] = ek_dw_out_m(p, a3, g + 3, mode);
                         ip += 4;
                         wg += 18;
                     }
@@ -104,12 +132,28 @@ void ek_dwconv2d_s8_fast(const ek_dwconvf_params_t *p_, const void *const *input
                             wp += 2;
                         }
                     }
-                    o[g] = ek_dw_out(p, a0, g);
-                    o[g + 1] = ek_dw_out(p, a1, g + 1);
-                    o[g + 2] = ek_dw_out(p, a2, g + 2);
-                    o[g + 3] = ek_dw_out(p, a3, g + 3);
+                    o[g] = ek_dw_out_m(p, a0, g, mode);
+                    o[g + 1] = ek_dw_out_m(p, a1, g + 1, mode);
+                    o[g + 2] = ek_dw_out_m(p, a2, g + 2, mode);
+                    o[g + 3] = ek_dw_out_m(p, a3, g + 3, mode);
                 }
             }
         }
+    }
+}
+
+void ek_dwconv2d_s8_fast(const ek_dwconvf_params_t *p_, const void *const *inputs, void *const *outputs,
+                         void *scratch)
+{
+    const ek_dwconvf_params_t P = *p_; /* a private copy: int8 stores cannot alias it */
+    const int8_t *in = (const int8_t *)inputs[0];
+    int8_t *out = (int8_t *)outputs[0];
+    (void)scratch;
+    if (P.rq_mode == 1) {
+        ek_dw_body(&P, in, out, 1);
+    } else if (P.rq_mode == 2) {
+        ek_dw_body(&P, in, out, 2);
+    } else {
+        ek_dw_body(&P, in, out, 0);
     }
 }

@@ -86,6 +86,11 @@ typedef struct {
     const int32_t *bias;
     const int32_t *out_mult;
     const int32_t *out_shift;
+    /* rq_mode 1/2: rq holds per channel {m, r, 2^(r-1) + output_offset * 2^r} (requant_small holds and
+     * the offset folds without overflow; then out_mult/out_shift are not emitted); 1: act range is [-128, 127] (SSAT), 2: clamp to act_min/max;
+     * 3, 4: as 1, 2 with a single triple for every channel */
+    int32_t rq_mode;
+    const int32_t *rq;
     /* fused residual ADD (fuse_add = 1): out = ADD(conv result, inputs[1]) with TFLM's int8 ADD
      * arithmetic; input 1 of the ADD is the conv result. The output may overwrite inputs[1]. */
     int32_t fuse_add;
@@ -115,6 +120,8 @@ typedef struct {
     const int32_t *bias;
     const int32_t *out_mult;
     const int32_t *out_shift;
+    int32_t rq_mode; /* 1/2: rq triples as in ek_convf_params_t (out_mult/out_shift not emitted) */
+    const int32_t *rq;
 } ek_dwconvf_params_t;
 
 /* FULLY_CONNECTED: weights [out_c, accum_depth]; per-tensor when per_channel == 0 (then
