@@ -75,7 +75,8 @@ def model_flash_bytes(build, lib_names: tuple[str, ...]) -> int:
 
 def measure(stem: str, work: Path, n_inputs: int, board_name: str) -> dict:
     from edgekit.analyze import analyze_graph
-    from edgekit.device.deploy import run_library, seeded_inputs
+    from edgekit.data import random_inputs
+    from edgekit.device.deploy import run_library
     from edgekit.emit import generate_library
     from edgekit.frontends.tflite import load_tflite
     from edgekit.targets import get_board
@@ -88,7 +89,7 @@ def measure(stem: str, work: Path, n_inputs: int, board_name: str) -> dict:
     lib = generate_library(path, work / stem / "lib", name)
     board = get_board(board_name)
     shape = tuple(lib.info.input.shape)
-    x = seeded_inputs(shape, lib.info.input.dtype, n_inputs, seed=1234)
+    x = random_inputs(shape, lib.info.input.dtype, n_inputs, seed=1234)
     builds = []
     run = run_library(lib, board, x, emulate=True, work_dir=work / stem / "fw", per_layer=True, progress=False,
                       on_build=builds.append)

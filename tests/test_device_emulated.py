@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.device.deploy import run_library, seeded_inputs
+from edgekit.data import random_inputs
+from edgekit.device.deploy import run_library
 from edgekit.targets import get_board
 from tests.fixtures.fake_model import reference
 from tests.fixtures.fake_model.library import fake_library
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 def test_fake_model_runs_bit_exact_in_qemu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGEKIT_PIO_HOME", str(tmp_path / "pio"))  # a fresh PlatformIO core
     board = get_board("nucleo")
-    x = seeded_inputs(reference.INPUT_SHAPE, "int8", 6, seed=3)
+    x = random_inputs(reference.INPUT_SHAPE, "int8", 6, seed=3)
     x = np.concatenate([x, x[:2]])  # repeated inputs must give repeated instruction counts
     run = run_library(fake_library(), board, x, emulate=True, work_dir=tmp_path / "fw", per_layer=True,
                       progress=False)  # fmt: skip

@@ -152,16 +152,6 @@ def run_library(
                      build.seconds)  # fmt: skip
 
 
-def seeded_inputs(spec_shape: tuple[int, ...], dtype: str, n: int, seed: int = 0) -> np.ndarray:
-    """`n` seeded random inputs covering the dtype's range (when no --data is given)."""
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        return rng.integers(info.min, int(info.max) + 1, size=(n, *spec_shape), dtype=dt)
-    return rng.standard_normal((n, *spec_shape)).astype(dt)
-
-
 def ticks_summary(ticks: np.ndarray, unit: str) -> dict[str, object]:
     if ticks.size == 0:
         return {"mean": None, "min": None, "max": None, "unit": unit}

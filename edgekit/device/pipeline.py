@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from edgekit.build.host import HostModel
-from edgekit.data import Dataset, Preprocess, load_dataset
+from edgekit.data import Dataset, Preprocess, load_dataset, random_inputs
 from edgekit.deployment import preprocess_for
-from edgekit.device.deploy import DeviceRun, run_library, seeded_inputs
+from edgekit.device.deploy import DeviceRun, run_library
 from edgekit.emit import GeneratedLibrary, ModelInfo, default_name, emit_library
 from edgekit.errors import DataError
 from edgekit.frontends.loader import load_model
@@ -57,7 +57,7 @@ def model_samples(info: ModelInfo, pre: Preprocess, data: Path | None, limit: in
     per_sample = tuple(info.input.shape[1:]) if len(info.input.shape) > 1 and info.input.shape[0] == 1 \
         else tuple(info.input.shape)
     if data is None:
-        return Samples(inputs=seeded_inputs(per_sample, info.input.dtype, limit or DEFAULT_RANDOM_SAMPLES, seed))
+        return Samples(inputs=random_inputs(per_sample, info.input.dtype, limit or DEFAULT_RANDOM_SAMPLES, seed))
     ds: Dataset = load_dataset(data, limit=limit, seed=seed)
     if len(ds) == 0:
         raise DataError(f"{data} holds no samples")
