@@ -25,9 +25,11 @@ def analyze(model: Path, board: str | None, as_json: bool) -> None:
     payload = result.to_json()
     fit_text = ""
     if board:
-        from edgekit.fit import check_fit
+        from edgekit.fit import estimate_fit
 
-        fit = check_fit(board, flash_needed=result.weights_bytes, sram_needed=result.arena_bytes)
+        io_bytes = sum(graph.tensors[t].nbytes for t in graph.inputs + graph.outputs)
+        fit = estimate_fit(board, weights_bytes=result.weights_bytes, arena_bytes=result.arena_bytes,
+                           io_bytes=io_bytes, num_layers=len(result.layers))
         payload["board"] = fit.to_json()
         fit_text = fit.format()
     if as_json:

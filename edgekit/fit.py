@@ -56,8 +56,3 @@ def estimate_fit(board: Board | str, *, weights_bytes: int, arena_bytes: int, io
         "SRAM": arena_bytes + io_bytes + 4 * num_layers + b.stack_bytes + HARNESS_RAM_BYTES,
     }
     return FitEstimate(board=b.name, emulated=emulated, needs=needs, board_has={"flash": flash_lim, "SRAM": sram_lim})
-
-
-def check_fit(board: str, *, flash_needed: int, sram_needed: int) -> FitEstimate:
-    """`edgekit analyze --board`: weights + code against flash, arena + stack + I/O against SRAM."""
-    return estimate_fit(board, weights_bytes=flash_needed, arena_bytes=sram_needed)

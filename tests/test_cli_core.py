@@ -108,3 +108,14 @@ def test_unsupported_op_names_op_node_and_supported(tmp_path: Path) -> None:
     proc = edgekit("generate", str(path), "-o", str(tmp_path / "g"))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "FLOOR" in proc.stderr and "node 1" in proc.stderr and "CONV_2D" in proc.stderr
+
+
+def test_analyze_board_fit(chain_model: Path) -> None:
+    proc = edgekit("analyze", str(chain_model), "--board", "nucleo", "--json")
+    assert proc.returncode == 0, proc.stderr
+    fit = json.loads(proc.stdout)["board"]
+    assert fit["board"] == "nucleo-f446re" and fit["fits"] is True
+    assert fit["board_has"] == {"flash": 512 * 1024, "SRAM": 128 * 1024}
+    assert fit["needs"]["SRAM"] > json.loads(proc.stdout)["arena_bytes"]
+    bad = edgekit("analyze", str(chain_model), "--board", "arduino-uno")
+    assert bad.returncode != 0 and "nucleo-f446re" in bad.stderr and "Traceback" not in bad.stderr
