@@ -12,10 +12,13 @@ Cost convention (``OpDef.macs``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph, Node, Tensor
+from edgekit.ir.registry import KernelCall
 from edgekit.quant import tflite_math as tm
 
 RUNTIME_MAX_RANK = 6
@@ -291,3 +294,20 @@ def zero_macs(graph: Graph, node: Node) -> int:
 
 def input_elems_macs(graph: Graph, node: Node) -> int:
     return numel(tuple(in_tensor(graph, node, 0).shape))
+
+
+def lower_add_like(graph: Graph, node: Node, func: str,
+                   multipliers: Callable[[float, float, float], dict[str, int]]) -> KernelCall:
+    """ADD and SUB: the same operands, offsets and kernel parameters; only the multiplier recipe
+    (`multipliers(s1, s2, s_out)`) and the C function differ."""
+    ops = binary_operands(graph, node)
+    s1, z1 = per_tensor_q(node, ops["a"], "input 0")
+    s2, z2 = per_tensor_q(node, ops["b"], "input 1")
+    so, zo = per_tensor_q(node, ops["y"], "output")
+    act_min, act_max = act_range(node, so, zo)
+    params = dict(ops["fields"])
+    params.update(input1_offset=-z1, input2_offset=-z2, output_offset=zo)
+    params.update(multipliers(s1, s2, so))
+    params.update(act_min=act_min, act_max=act_max)
+    return KernelCall(func=func, params_type="ek_add_params_t", params=params, inputs=ops["inputs"],
+                      outputs=[ops["y"].id], may_alias_input=ops["alias"], runtime_sources=("ek_elementwise.c",))
