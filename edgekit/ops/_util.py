@@ -311,3 +311,42 @@ def lower_add_like(graph: Graph, node: Node, func: str,
     params.update(act_min=act_min, act_max=act_max)
     return KernelCall(func=func, params_type="ek_add_params_t", params=params, inputs=ops["inputs"],
                       outputs=[ops["y"].id], may_alias_input=ops["alias"], runtime_sources=("ek_elementwise.c",))
+
+
+def conv_like_params(graph: Graph, node: Node, g: dict, channel_axis: int) -> tuple[dict, Tensor, Tensor]:
+    """CONV_2D and DEPTHWISE_CONV_2D: checks of the int8 operands and the TFLM parameters they
+    share (offsets, activation range, per-channel multipliers, weights, bias), on top of the
+    geometry `g`. The filter is quantized per channel along `channel_axis`. Returns
+    (params, input tensor, output tensor)."""
+    x = require_activation(graph, node, 0)
+    w = in_tensor(graph, node, 1)
+    y = out_tensor(graph, node)
+    require_dtype(node, x, ("int8",), "input")
+    require_dtype(node, y, ("int8",), "output")
+    require_dtype(node, w, ("int8",), "filter")
+    if not w.is_const:
+        raise unsupported(node, "a non-constant filter")
+    s_in, zp_in = per_tensor_q(node, x, "input")
+    s_out, zp_out = per_tensor_q(node, y, "output")
+    if w.quant is None:
+        raise unsupported(node, "an unquantized filter")
+    if w.quant.scale.size not in (1, g["out_c"]):
+        raise unsupported(node, f"filter has {w.quant.scale.size} scales for {g['out_c']} output channels")
+    if w.quant.scale.size > 1 and w.quant.axis != channel_axis:
+        raise unsupported(node, f"filter quantized along axis {w.quant.axis}; expected axis {channel_axis}")
+    if any(int(z) != 0 for z in w.quant.zero_point.reshape(-1)):
+        raise unsupported(node, "non-zero filter zero points")
+    mult, shift = tm.per_channel_multipliers(s_in, w.quant.scale, s_out, g["out_c"])
+    act_min, act_max = act_range(node, s_out, zp_out)
+    params: dict = dict(g)
+    params.update(
+        input_offset=-zp_in,
+        output_offset=zp_out,
+        act_min=act_min,
+        act_max=act_max,
+        weights=w.data.astype("int8").reshape(-1),
+        bias=bias_array(graph, node, 2, g["out_c"]),
+        out_mult=mult,
+        out_shift=shift,
+    )
+    return params, x, y

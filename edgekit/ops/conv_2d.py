@@ -8,7 +8,6 @@ from edgekit.ir.graph import Graph, Node
 from edgekit.ir.registry import KernelCall, OpDef, register
 from edgekit.ops import _fast
 from edgekit.ops import _util as u
-from edgekit.quant import tflite_math as tm
 
 
 def _geometry(graph: Graph, node: Node) -> dict[str, int]:
@@ -59,38 +58,8 @@ def macs(graph: Graph, node: Node) -> int:
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
-    x = u.require_activation(graph, node, 0)
-    w = u.in_tensor(graph, node, 1)
-    y = u.out_tensor(graph, node)
-    u.require_dtype(node, x, ("int8",), "input")
-    u.require_dtype(node, y, ("int8",), "output")
-    u.require_dtype(node, w, ("int8",), "filter")
-    if not w.is_const:
-        raise u.unsupported(node, "a non-constant filter")
     g = _geometry(graph, node)
-    s_in, zp_in = u.per_tensor_q(node, x, "input")
-    s_out, zp_out = u.per_tensor_q(node, y, "output")
-    if w.quant is None:
-        raise u.unsupported(node, "an unquantized filter")
-    if w.quant.scale.size not in (1, g["out_c"]):
-        raise u.unsupported(node, f"filter has {w.quant.scale.size} scales for {g['out_c']} output channels")
-    if w.quant.scale.size > 1 and w.quant.axis != 0:
-        raise u.unsupported(node, f"filter quantized along axis {w.quant.axis}; expected axis 0")
-    if any(int(z) != 0 for z in w.quant.zero_point.reshape(-1)):
-        raise u.unsupported(node, "non-zero filter zero points")
-    mult, shift = tm.per_channel_multipliers(s_in, w.quant.scale, s_out, g["out_c"])
-    act_min, act_max = u.act_range(node, s_out, zp_out)
-    params: dict = dict(g)
-    params.update(
-        input_offset=-zp_in,
-        output_offset=zp_out,
-        act_min=act_min,
-        act_max=act_max,
-        weights=w.data.astype("int8").reshape(-1),
-        bias=u.bias_array(graph, node, 2, g["out_c"]),
-        out_mult=mult,
-        out_shift=shift,
-    )
+    params, x, y = u.conv_like_params(graph, node, g, channel_axis=0)
     if _fast.kernels() == "fast" and g["filter_in_c"] == g["in_c"]:
         return gemm_call(g, params, x.id, y.id)
     return KernelCall(
