@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import select
 import time
 from typing import Protocol
 
@@ -18,31 +17,7 @@ class Link(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
-    def read(self, timeout: float) -> bytes:
-        import serial
-
-        sock = getattr(self._ser, "_socket", None)  # socket:// (emulator): read what is there
-        try:
-            if sock is not None:
-                ready, _, _ = select.select([sock], [], [], max(timeout, 0.0))
-                if not ready:
-                    return b""
-                data = sock.recv(65536)
-                if not data:
-                    raise serial.SerialException("socket disconnected")
-                return data
-            deadline = time.monotonic() + max(timeout, 0.0)
-            while True:
-                data = self._ser.read(max(1, self._ser.in_waiting))
-                if data:
-                    more = self._ser.in_waiting
-                    return data + (self._ser.read(more) if more else b"")
-                if time.monotonic() >= deadline:
-                    return b""
-        except (serial.SerialException, OSError) as err:
-            raise DeviceError(
-                f"reading from {self.name} failed: {err} (the device or emulator closed the link)"
-            ) from err
+    def read(self, timeout: float) -> bytes: ...
 
     def close(self) -> None: ...
 
@@ -83,8 +58,7 @@ class SerialLink:
         deadline = time.monotonic() + max(timeout, 0.0)
         try:
             while True:
-                waiting = self._ser.in_waiting
-                data = self._ser.read(max(1, waiting))
+                data = self._ser.read(max(1, self._ser.in_waiting))
                 if data:
                     more = self._ser.in_waiting
                     return data + (self._ser.read(more) if more else b"")
