@@ -2,7 +2,7 @@
 
 The float ``pretrainedResnet.tflite`` is quantized by edgekit (1,000 seeded class-balanced
 CIFAR-10 *train* images, pixels 0..255 as the float input, i.e. ``--pixel-scale 1``), exported
-with :func:`edgekit.export.tflite_export.export_graph`, and run on the CIFAR-10 test images in
+with :func:`edgekit.export.export_graph`, and run on the CIFAR-10 test images in
 LiteRT (``ai-edge-litert``; reference kernels when ``--kernels ref``, XNNPACK/builtin otherwise)
 and in edgekit host mode (the generated C). Reported: top-1 agreement LiteRT vs host mode, the
 share of bit-identical output vectors, max |Δ| of the int8 outputs, and both top-1 accuracies.
@@ -53,9 +53,9 @@ _HOST_CACHE: dict[int, tuple[np.ndarray, float]] = {}
 
 def compare(model: bytes, images: np.ndarray, labels: np.ndarray | None, kernels: str = "ref") -> dict:
     """LiteRT vs edgekit host mode on `images` (raw pixels) for an exported int8 model."""
-    from edgekit.build.host import compile_model
-    from edgekit.deployment import preprocess_for
     from edgekit.frontends.tflite import parse_tflite
+    from edgekit.metadata import preprocess_for
+    from edgekit.pipeline import compile_model
 
     x = preprocess_for(parse_tflite(model)).apply(images)
     key = hash((model, images.shape))
@@ -91,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         print("needs ../shared (models/mlperf_tiny and datasets/cifar10)", file=sys.stderr)
         return 2
     from edgekit.data import load_dataset
-    from edgekit.export.tflite_export import export_graph
+    from edgekit.export import export_graph
     from edgekit.frontends.tflite import parse_tflite
 
     if args.model is None:
-        from edgekit.quant.api import quantize_file
+        from edgekit.pipeline import quantize
         from edgekit.quant.ptq import PTQConfig
 
-        src = quantize_file(MODEL, TRAIN, num_calib=args.num_calib, pixel_scale=1.0,
+        src = quantize(MODEL, TRAIN, num_calib=args.num_calib, pixel_scale=1.0,
                             config=PTQConfig(progress=False)).tflite
         source = f"{MODEL.name} quantized by edgekit ({args.num_calib} calibration images)"
     else:

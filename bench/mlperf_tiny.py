@@ -76,9 +76,9 @@ def model_flash_bytes(build, lib_names: tuple[str, ...]) -> int:
 def measure(stem: str, work: Path, n_inputs: int, board_name: str) -> dict:
     from edgekit.analyze import analyze_graph
     from edgekit.data import random_inputs
-    from edgekit.device.deploy import run_library
-    from edgekit.emit import generate_library
+    from edgekit.device.session import run_library
     from edgekit.frontends.tflite import load_tflite
+    from edgekit.pipeline import generate
     from edgekit.targets import get_board
     from tests.oracle import tflm_run
 
@@ -86,7 +86,7 @@ def measure(stem: str, work: Path, n_inputs: int, board_name: str) -> dict:
     analysis, _ = analyze_graph(load_tflite(path))
     name = "m_" + "".join(c for c in stem if c.isalnum())[:24]
     t0 = time.monotonic()
-    lib = generate_library(path, work / stem / "lib", name)
+    lib = generate(path, work / stem / "lib", name)
     board = get_board(board_name)
     shape = tuple(lib.info.input.shape)
     x = random_inputs(shape, lib.info.input.dtype, n_inputs, seed=1234)

@@ -55,9 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from edgekit.build.host import compile_model
     from edgekit.data import load_dataset
-    from edgekit.quant.api import load_float_model
+    from edgekit.pipeline import compile_model, load_float_model
     from edgekit.quant.float_exec import FloatExecutor
     from edgekit.quant.ptq import PTQConfig, quantize_graph
 

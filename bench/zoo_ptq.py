@@ -28,7 +28,7 @@ def measure(name: str, num_calib: int, limit: int | None, tmp: Path) -> dict:
 
     from edgekit.data import load_dataset
     from edgekit.errors import EdgekitError
-    from edgekit.quant.api import evaluate, quantize_file
+    from edgekit.pipeline import evaluate, quantize
     from edgekit.zoo import get_entry, save_for_frontend
 
     torch.set_num_threads(1)
@@ -42,7 +42,7 @@ def measure(name: str, num_calib: int, limit: int | None, tmp: Path) -> dict:
     row["float_eval_s"] = round(time.perf_counter() - t0, 1)
     try:
         t0 = time.perf_counter()
-        res = quantize_file(ckpt, CIFAR / "cifar10_train_jpeg.npz", num_calib=num_calib)
+        res = quantize(ckpt, CIFAR / "cifar10_train_jpeg.npz", num_calib=num_calib)
         row["calibration_s"] = round(time.perf_counter() - t0, 1)
     except EdgekitError as err:
         row.update(int8_top1=None, error=str(err).splitlines()[0])
@@ -60,7 +60,7 @@ def simulated(ckpt: Path, test, num_calib: int) -> dict:
     import numpy as np
 
     from edgekit.data import load_dataset
-    from edgekit.quant.api import load_float_model
+    from edgekit.pipeline import load_float_model
     from edgekit.quant.simulate import LABEL, simulate_ptq
 
     t0 = time.perf_counter()

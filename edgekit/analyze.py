@@ -6,11 +6,9 @@ from dataclasses import dataclass
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph
-from edgekit.ir.registry import KernelCall, bytes_moved, get_op
 from edgekit.lower import LoweredModel, LoweredNode, lower_graph
+from edgekit.ops.registry import KernelCall, bytes_moved, get_op
 from edgekit.plan.memory import MemoryPlan, plan_memory
-
-_VIEW_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 
 
 @dataclass
@@ -64,9 +62,8 @@ def _planning_model(graph: Graph) -> tuple[LoweredModel, list[str]]:
                 call = opdef.lower(graph, node)
         except UnsupportedOpError as err:
             unsupported.append(str(err))
-        if call is None:
-            call = KernelCall(func="", params_type="", params={}, inputs=graph.activation_inputs(node),
-                              outputs=list(node.outputs), is_view=node.op in _VIEW_OPS)
+        if call is None:  # a stand-in that reads the node's activations and writes its outputs
+            call = KernelCall(func="", params=None, inputs=graph.activation_inputs(node), outputs=list(node.outputs))
         layers.append(LoweredNode(node=node, call=call))
     return LoweredModel(graph=graph, layers=layers), unsupported
 

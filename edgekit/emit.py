@@ -2,7 +2,10 @@
 
 The library holds `<name>.h`, `<name>.c` (the layer calls over one static arena),
 `<name>_weights.c` (const arrays in flash), the runtime kernels it needs (`runtime/`),
-a `CMakeLists.txt` and a PlatformIO `library.json`.
+a `CMakeLists.txt` and a PlatformIO `library.json`. The emitter only renders: lowering
+(:mod:`edgekit.lower`) and planning (:mod:`edgekit.plan.memory`) happen before, in the pipeline
+(:mod:`edgekit.pipeline`). Every kernel parameter struct is checked against its C declaration
+in ``ek_runtime.h`` before it is written (:func:`edgekit.ops.params.check_against_header`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ import jinja2
 import numpy as np
 
 from edgekit.errors import EdgekitError
-from edgekit.frontends.loader import load_model
 from edgekit.ir.graph import Graph, Tensor
-from edgekit.lower import LoweredModel, lower_graph
-from edgekit.plan.memory import MemoryPlan, plan_memory
+from edgekit.lower import LoweredModel
+from edgekit.ops.params import CStruct, check_against_header, check_requant_mode_enum
+from edgekit.plan.memory import MemoryPlan
 from edgekit.resources import resource_dir
 
 _C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t", "int32": "int32_t",
@@ -115,10 +118,39 @@ class _Layer:
     func: str | None
     params_type: str
     params_symbol: str
-    fields: list[tuple[str, str]]
+    init: str  # the designated initializer of the parameter struct
     inputs: list[int]
     outputs: list[int]
     scratch: int | None
+
+
+def _c_int(v: int) -> str:
+    return str(v) if -(2**31) < v < 2**31 else f"{v}LL"
+
+
+def render_struct(value: CStruct, symbol: str, arrays: list[_Array], indent: str = "    ") -> str:
+    """The designated initializer ``{ .field = value, ... }`` of `value`; its arrays are appended
+    to `arrays` as ``const`` arrays named ``<symbol>_<field>`` (zero-length arrays: NULL)."""
+    lines = []
+    for fname, v in value.items():
+        if isinstance(v, CStruct):
+            text = render_struct(v, f"{symbol}_{fname}", arrays, indent + "    ")
+        elif isinstance(v, np.ndarray):
+            arr = np.ascontiguousarray(v)
+            if arr.size == 0:
+                text = "0"
+            else:
+                sym = f"{symbol}_{fname}"
+                arrays.append(_Array(symbol=sym, ctype=_C_TYPES[str(arr.dtype)], length=arr.size,
+                                     body=_c_array_body(arr), nbytes=arr.nbytes))
+                text = sym
+        elif isinstance(v, float | np.floating):
+            text = _c_float(float(v))
+        else:
+            text = _c_int(int(v))
+        lines.append(f"{indent}.{fname} = {text},")
+    close = indent[:-4]
+    return "{\n" + "\n".join(lines) + f"\n{close}}}"
 
 
 def _render_layers(name: str, model: LoweredModel, plan: MemoryPlan) -> tuple[list[_Layer], list[_Array]]:
@@ -127,27 +159,15 @@ def _render_layers(name: str, model: LoweredModel, plan: MemoryPlan) -> tuple[li
     for step, lowered in enumerate(model.layers):
         call = lowered.call
         psym = f"{name}_p{step}"
-        fields: list[tuple[str, str]] = []
-        for fname, value in call.params.items():
-            if isinstance(value, np.ndarray):
-                dtype = str(value.dtype)
-                if dtype not in _C_TYPES:
-                    raise EdgekitError(f"internal: cannot emit a {dtype} array for {lowered.node.label}")
-                sym = f"{name}_p{step}_{fname}"
-                arr = np.ascontiguousarray(value)
-                arrays.append(_Array(symbol=sym, ctype=_C_TYPES[dtype], length=max(arr.size, 1),
-                                     body=_c_array_body(arr) if arr.size else "0", nbytes=arr.nbytes))
-                fields.append((fname, sym))
-            elif isinstance(value, float | np.floating):
-                fields.append((fname, _c_float(float(value))))
-            elif isinstance(value, bool | np.bool_):
-                fields.append((fname, "1" if value else "0"))
-            else:
-                iv = int(value)
-                fields.append((fname, str(iv) if -(2**31) < iv < 2**31 else f"{iv}LL"))
+        init = ""
+        if not call.is_view:
+            if call.params is None:
+                raise EdgekitError(f"internal: {lowered.node.label} lowers to {call.func} without parameters")
+            check_against_header(call.params, where=f"{lowered.label} ({call.params_type})")
+            init = render_struct(call.params, psym, arrays)
         layers.append(_Layer(
             index=step, label=lowered.label, func=None if call.is_view else call.func,
-            params_type=call.params_type, params_symbol=psym, fields=fields,
+            params_type=call.params_type, params_symbol=psym, init=init,
             inputs=[plan.tensor_offset[t] for t in call.inputs],
             outputs=[plan.tensor_offset[t] for t in call.outputs],
             scratch=plan.scratch_offset.get(step),
@@ -175,11 +195,11 @@ def model_info(name: str, graph: Graph, model: LoweredModel, plan: MemoryPlan, w
     )
 
 
-def emit_library(graph: Graph, out_dir: Path, name: str) -> GeneratedLibrary:
-    """Lower, plan and render `graph` as a C library in `out_dir`."""
+def emit_library(model: LoweredModel, plan: MemoryPlan, out_dir: Path, name: str) -> GeneratedLibrary:
+    """Render the lowered, planned `model` as a C library in `out_dir`."""
     check_name(name)
-    model = lower_graph(graph)
-    plan = plan_memory(model)
+    check_requant_mode_enum()
+    graph = model.graph
     layers, arrays = _render_layers(name, model, plan)
     weights_bytes = sum(a.nbytes for a in arrays)
     info = model_info(name, graph, model, plan, weights_bytes)
@@ -217,9 +237,3 @@ def emit_library(graph: Graph, out_dir: Path, name: str) -> GeneratedLibrary:
         (out_dir / fname).write_text(env.get_template(template).render(**ctx))
     return GeneratedLibrary(dir=out_dir, name=name, sources=[out_dir / f"{name}.c", out_dir / f"{name}_weights.c"],
                             runtime_sources=runtime_sources, include_dirs=[out_dir, runtime_dir], info=info)
-
-
-def generate_library(model_path: Path | str, out_dir: Path | str, name: str) -> GeneratedLibrary:
-    """Load a model file and generate its C library (the `edgekit generate` command)."""
-    graph = load_model(Path(model_path))
-    return emit_library(graph, Path(out_dir), name)

@@ -10,11 +10,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgekit.errors import DoesNotFitError
-from edgekit.report.text import fit_table
 from edgekit.targets import Board, get_board
 
 HARNESS_RAM_BYTES = 1024  # parser buffer, session state (measured: ~520 B) + margin
 HARNESS_FLASH_BYTES = 8 * 1024  # harness + startup + board code (measured: ~5.5 KiB at -O2)
+
+
+def fmt_bytes(n: int | float) -> str:
+    """`171234` → `171,234 B`."""
+    return f"{int(n):,} B"
+
+
+def fit_table(needs: dict[str, int], board_has: dict[str, int]) -> str:
+    """The budget table shown when a model does not fit: need, have, margin, verdict per resource."""
+    header = f"{'resource':<14}{'needs':>15}{'board has':>15}{'margin':>16}   verdict"
+    lines = [header, "─" * len(header)]
+    for name, need in needs.items():
+        have = board_has.get(name)
+        if have is None:
+            lines.append(f"{name:<14}{fmt_bytes(need):>15}{'?':>15}{'?':>16}   unknown")
+            continue
+        margin = have - need
+        verdict = "fits" if margin >= 0 else "DOES NOT FIT"
+        lines.append(f"{name:<14}{fmt_bytes(need):>15}{fmt_bytes(have):>15}{margin:>+14,} B   {verdict}")
+    return "\n".join(lines)
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, get_op
+from edgekit.ops.params import AddParams, Conv2DGemmParams
+from edgekit.ops.registry import KernelCall, get_op
 
 
 @dataclass
@@ -66,7 +68,8 @@ def fuse_residual_adds(graph: Graph, layers: list[LoweredNode]) -> list[LoweredN
     out: list[LoweredNode | None] = list(layers)
     for k, lay in enumerate(layers):
         call = lay.call
-        if lay.node.op != "ADD" or call.func != "ek_add_s8" or len(call.inputs) != 2 or call.params.get("broadcast"):
+        add = call.params
+        if lay.node.op != "ADD" or not isinstance(add, AddParams) or len(call.inputs) != 2 or add.bc.broadcast:
             continue
         for pos in (0, 1):
             t, r = call.inputs[pos], call.inputs[1 - pos]
@@ -75,7 +78,8 @@ def fuse_residual_adds(graph: Graph, layers: list[LoweredNode]) -> list[LoweredN
                 continue
             conv = out[j]
             assert conv is not None
-            if (conv.call.func != "ek_conv2d_s8_gemm" or conv.call.params.get("fuse_add") or readers.get(t) != 1
+            cp = conv.call.params
+            if (not isinstance(cp, Conv2DGemmParams) or cp.fuse_add or readers.get(t) != 1
                     or t in graph.outputs or len(conv.call.outputs) != 1):
                 continue
             rj = producer.get(r, -1)
@@ -83,25 +87,15 @@ def fuse_residual_adds(graph: Graph, layers: list[LoweredNode]) -> list[LoweredN
                 continue
             if tuple(graph.tensors[t].shape) != tuple(graph.tensors[r].shape):
                 continue
-            ap = call.params
             # the conv result is the fused ADD's input 1 (ADD is symmetric: swap when it was input 2)
-            a1, a2 = ("1", "2") if pos == 0 else ("2", "1")
-            fp = dict(conv.call.params)
-            fp.update(fuse_add=1, add_input1_offset=ap[f"input{a1}_offset"], add_input2_offset=ap[f"input{a2}_offset"],
-                      add_left_shift=ap["left_shift"], add_input1_multiplier=ap[f"input{a1}_multiplier"],
-                      add_input1_shift=ap[f"input{a1}_shift"], add_input2_multiplier=ap[f"input{a2}_multiplier"],
-                      add_input2_shift=ap[f"input{a2}_shift"], add_output_multiplier=ap["output_multiplier"],
-                      add_output_shift=ap["output_shift"], add_output_offset=ap["output_offset"],
-                      add_act_min=ap["act_min"], add_act_max=ap["act_max"])
-            if int(fp["add_left_shift"]) > 20 or any(
-                    int(fp[f"add_{f}"]) > 0 for f in ("input1_shift", "input2_shift", "output_shift")):
+            arith = add.arith if pos == 0 else add.arith.swapped()
+            if arith.left_shift > 20 or any(m.shift > 0 for m in (arith.input1, arith.input2, arith.output)):
                 continue  # the kernel's fast requantization needs shifts <= 0 (always so for ADD)
-            new_call = KernelCall(func=conv.call.func, params_type=conv.call.params_type, params=fp,
-                                  inputs=[conv.call.inputs[0], r], outputs=list(call.outputs),
-                                  scratch_bytes=conv.call.scratch_bytes,
-                                  # never over the conv's own input: other pixels still read it
-                                  may_alias_input=() if r in conv.call.inputs else (1,),
-                                  runtime_sources=conv.call.runtime_sources)
+            new_call = dataclasses.replace(
+                conv.call, params=dataclasses.replace(cp, fuse_add=1, add=arith), inputs=[conv.call.inputs[0], r],
+                outputs=list(call.outputs),
+                # never over the conv's own input: other pixels still read it
+                may_alias_input=() if r in conv.call.inputs else (1,))
             out[j] = LoweredNode(node=conv.node, call=new_call, fused=conv.fused + (lay.node,))
             out[k] = None
             break

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.build import platformio as pio
 from edgekit.device.client import DeviceClient
-from edgekit.device.deploy import flash, open_device
 from edgekit.device.emulator import Emulator
+from edgekit.device.session import flash, open_device
 from edgekit.targets import Board, get_board
+from edgekit.toolchain import platformio as pio
 from tests.fixtures.fake_model.library import fake_library
 
 

@@ -1,7 +1,7 @@
 """Seeded generators of valid full-int8 TFLite models in TFLM's conventions.
 
 Every generator takes a ``numpy.random.Generator`` and returns a
-:class:`edgekit.export.tflite_builder.ModelSpec`:
+:class:`edgekit.tflite.writer.ModelSpec`:
 
 * activations: int8, per-tensor, asymmetric, the real range contains 0;
 * conv weights int8 symmetric per-channel in [-127, 127] (axis 0, OHWI); depthwise weights
@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec
+from edgekit.tflite.writer import ModelSpec, OpSpec, TensorSpec
 
 #: Real range assumed for float32 model inputs (QUANTIZE from float); ``random_inputs`` draws there.
 FLOAT_INPUT_RANGE = (-4.0, 4.0)

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.build.cross import build_aarch64_executable, check_bit_exact, find_toolchain
 from edgekit.errors import BuildError
 from edgekit.frontends.tflite import load_tflite
+from edgekit.pipeline import check_arm64
+from edgekit.toolchain.cross import build_aarch64_executable, find_toolchain
 from tests.conftest import CIFAR_TEST, MLPERF
 
 pytestmark = pytest.mark.skipif(
@@ -25,16 +26,16 @@ def _model_and_inputs(tmp_path: Path) -> tuple[object, np.ndarray, str]:
     model = MLPERF / "pretrainedResnet_quant.tflite"
     if model.exists() and CIFAR_TEST.exists():
         from edgekit.data import load_dataset
-        from edgekit.deployment import preprocess_for
+        from edgekit.metadata import preprocess_for
 
         g = load_tflite(model)
         return g, preprocess_for(g).apply(load_dataset(CIFAR_TEST, limit=60).images), "resnet8"
     pytest.importorskip("torch", reason="quantizing the self-built model needs torch")
-    from edgekit.quant.api import quantize_file
+    from edgekit.pipeline import quantize
     from edgekit.quant.ptq import PTQConfig
     from tests.test_export_tflite import tiny_float_tflite, tiny_npz
 
-    res = quantize_file(tiny_float_tflite(tmp_path / "f.tflite"), tiny_npz(tmp_path / "c.npz"), num_calib=64,
+    res = quantize(tiny_float_tflite(tmp_path / "f.tflite"), tiny_npz(tmp_path / "c.npz"), num_calib=64,
                         config=PTQConfig(progress=False))
     (tmp_path / "q.tflite").write_bytes(res.tflite)
     g = load_tflite(tmp_path / "q.tflite")
@@ -44,7 +45,7 @@ def _model_and_inputs(tmp_path: Path) -> tuple[object, np.ndarray, str]:
 
 def test_arm64_build_is_bit_exact_with_host_mode(tmp_path: Path) -> None:
     g, x, name = _model_and_inputs(tmp_path)
-    res = check_bit_exact(g, x, work_dir=tmp_path / "w", name=name)  # type: ignore[arg-type]
+    res = check_arm64(g, x, work_dir=tmp_path / "w", name=name)  # type: ignore[arg-type]
     assert res.samples == len(x) and res.bit_exact, res.to_dict()
     assert res.max_abs_diff == 0
     assert "aarch64" in res.compiler

@@ -3,8 +3,8 @@ TFLite Micro's outputs, and its top-1 is TFLite Micro's 75.56 %."""
 
 from __future__ import annotations
 
-from edgekit.build.host import compile_model
 from edgekit.data import Preprocess, load_dataset
+from edgekit.pipeline import compile_model
 from tests.conftest import shared_model
 from tests.oracle import tflm_run
 

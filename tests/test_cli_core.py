@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
+from edgekit.tflite.writer import ModelSpec, OpSpec, TensorSpec, build_tflite
 from tests.modelgen import random_chain
 from tests.oracle import tflm_run
 

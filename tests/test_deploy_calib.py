@@ -17,7 +17,7 @@ from edgekit.errors import DataError
 
 torch = pytest.importorskip("torch", reason="quantizing on the way needs torch (edgekit[torch])")
 
-from edgekit.device.pipeline import Samples, deploy_model, float_model_outputs  # noqa: E402
+from edgekit.pipeline import Samples, deploy, float_model_outputs  # noqa: E402
 from edgekit.targets import get_board  # noqa: E402
 from tests.test_export_tflite import tiny_float_tflite, tiny_npz  # noqa: E402
 
@@ -25,13 +25,13 @@ from tests.test_export_tflite import tiny_float_tflite, tiny_npz  # noqa: E402
 def test_float_model_without_calib_is_refused(tmp_path: Path) -> None:
     f = tiny_float_tflite(tmp_path / "f.tflite")
     with pytest.raises(DataError, match="give --calib DATA"):
-        deploy_model(f, get_board("nucleo"), emulate=True, work_dir=tmp_path / "w")
+        deploy(f, get_board("nucleo"), emulate=True, work_dir=tmp_path / "w")
 
 
 def test_float_outputs_use_the_same_samples(tmp_path: Path) -> None:
     """Raw samples go through the float model's preprocessing; random int8 inputs are dequantized."""
     from edgekit.emit import TensorInfo
-    from edgekit.quant.api import load_float_model
+    from edgekit.pipeline import load_float_model
     from edgekit.quant.float_exec import FloatExecutor
 
     f = tiny_float_tflite(tmp_path / "f.tflite")

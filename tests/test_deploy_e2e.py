@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.device.pipeline import deploy_model
+from edgekit.pipeline import deploy
 from edgekit.targets import get_board
 from tests.conftest import MLPERF_INT8, shared_model
 from tests.oracle import tflm_run
@@ -58,7 +58,7 @@ def test_deploy_cli_digits_report(digits, tmp_path: Path) -> None:
 def test_instruction_counts_repeat_and_layers_add_up(digits, tmp_path: Path) -> None:
     model, data = digits
     board = get_board("nucleo")
-    runs = [deploy_model(model, board, emulate=True, data=data, limit=12, per_layer=True,
+    runs = [deploy(model, board, emulate=True, data=data, limit=12, per_layer=True,
                          work_dir=tmp_path / f"run{i}", progress=False) for i in range(2)]
     a, b = runs[0].run, runs[1].run
     assert np.array_equal(a.ticks, b.ticks)
@@ -71,7 +71,7 @@ def test_instruction_counts_repeat_and_layers_add_up(digits, tmp_path: Path) -> 
 @pytest.mark.parametrize("stem", MLPERF_INT8)
 def test_mlperf_model_on_emulated_board_bitexact_with_tflm(stem: str, tmp_path: Path) -> None:
     model = shared_model(stem)
-    outcome = deploy_model(model, get_board("nucleo"), emulate=True, limit=3, work_dir=tmp_path, progress=False)
+    outcome = deploy(model, get_board("nucleo"), emulate=True, limit=3, work_dir=tmp_path, progress=False)
     device = outcome.run.outputs.reshape(3, -1)
     ref = tflm_run(model, outcome.samples.inputs).reshape(3, -1)
     assert np.array_equal(device, ref)
@@ -81,7 +81,7 @@ def test_mlperf_model_on_emulated_board_bitexact_with_tflm(stem: str, tmp_path: 
 
 def test_resnet8_cifar_100_on_emulated_nucleo(cifar_test_path: Path, tmp_path: Path) -> None:
     model = shared_model("pretrainedResnet_quant")
-    outcome = deploy_model(model, get_board("nucleo"), emulate=True, data=cifar_test_path, limit=100,
+    outcome = deploy(model, get_board("nucleo"), emulate=True, data=cifar_test_path, limit=100,
                            work_dir=tmp_path, progress=False)
     r = outcome.result
     assert r.samples == 100 and r.device_host_bitexact == 100
@@ -99,7 +99,7 @@ def test_validate_an_already_running_device(digits, tmp_path: Path) -> None:
     from edgekit.device.emulator import free_port, qemu_command
 
     model, data = digits
-    deploy_model(model, get_board("nucleo"), emulate=True, limit=1, work_dir=tmp_path, progress=False)
+    deploy(model, get_board("nucleo"), emulate=True, limit=1, work_dir=tmp_path, progress=False)
     elf = next(tmp_path.glob("firmware/**/firmware.elf"))
     port = free_port()
     qemu = subprocess.Popen(qemu_command(elf, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgekit.data import random_inputs
-from edgekit.device.deploy import run_library
+from edgekit.device.session import run_library
 from edgekit.targets import get_board
 from tests.fixtures.fake_model import reference
 from tests.fixtures.fake_model.library import fake_library

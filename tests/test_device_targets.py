@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from edgekit.device.cli import boards
-from edgekit.device.deploy import fit_check
+from edgekit.cli.device import boards
+from edgekit.device.session import fit_check
 from edgekit.errors import DoesNotFitError, EdgekitError
 from edgekit.targets import get_board, list_boards
 from tests.fixtures.fake_model.library import Info

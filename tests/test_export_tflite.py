@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from edgekit.errors import ModelFormatError, UnsupportedOpError
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
-from edgekit.export.tflite_export import export_graph, export_tflite, graph_to_spec, verify_round_trip
+from edgekit.export import export_graph, graph_to_spec, verify_round_trip
 from edgekit.frontends.tflite import load_tflite, parse_tflite
+from edgekit.pipeline import export_model
+from edgekit.tflite.writer import ModelSpec, OpSpec, TensorSpec, build_tflite
 from tests.conftest import CIFAR_TEST, shared_model
 
 
@@ -58,11 +59,11 @@ def tiny_npz(path: Path, n: int = 64, seed: int = 1, side: int = 8, classes: int
 @pytest.fixture(scope="module")
 def tiny_int8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch", reason="quantizing the self-built model needs torch (edgekit[torch])")
-    from edgekit.quant.api import quantize_file
+    from edgekit.pipeline import quantize
     from edgekit.quant.ptq import PTQConfig
 
     d = tmp_path_factory.mktemp("tiny")
-    res = quantize_file(tiny_float_tflite(d / "f.tflite"), tiny_npz(d / "c.npz"), num_calib=64,
+    res = quantize(tiny_float_tflite(d / "f.tflite"), tiny_npz(d / "c.npz"), num_calib=64,
                         config=PTQConfig(progress=False))
     out = d / "q.tflite"
     out.write_bytes(res.tflite)
@@ -84,7 +85,7 @@ def _litert(model: bytes, x: np.ndarray) -> np.ndarray:
 
 
 def _host(model: bytes, x: np.ndarray) -> np.ndarray:
-    from edgekit.build.host import compile_model
+    from edgekit.pipeline import compile_model
 
     return compile_model(model, name="exp").run(x).reshape(len(x), -1)
 
@@ -104,7 +105,7 @@ def test_round_trip_keeps_graph_and_adds_signature(tiny_int8: Path) -> None:
 
 def test_litert_runs_export_and_matches_host_mode(tiny_int8: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.tflite"
-    res = export_tflite(tiny_int8, out)
+    res = export_model(tiny_int8, out)
     data = out.read_bytes()
     assert data == res.tflite and data[4:8] == b"TFL3"
     g = parse_tflite(data)
@@ -129,7 +130,7 @@ def test_signature_runner(tiny_int8: Path) -> None:
 def test_float_model_is_refused_with_a_hint(tmp_path: Path) -> None:
     f = tiny_float_tflite(tmp_path / "f.tflite")
     with pytest.raises(ModelFormatError, match="quantize it first"):
-        export_tflite(f, tmp_path / "o.tflite")
+        export_model(f, tmp_path / "o.tflite")
     assert not (tmp_path / "o.tflite").exists()
 
 
@@ -156,7 +157,7 @@ def test_cli_export_with_calib_quantizes_on_the_way(tmp_path: Path) -> None:
 def test_resnet8_litert_agreement(cifar_test_path: Path) -> None:
     """The int8 ResNet-8 exported and run in LiteRT on 200 CIFAR-10 test images (bench: all 10,000)."""
     from edgekit.data import load_dataset
-    from edgekit.deployment import preprocess_for
+    from edgekit.metadata import preprocess_for
 
     g = load_tflite(shared_model("pretrainedResnet_quant"))
     data = export_graph(g).tflite

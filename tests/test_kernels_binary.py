@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("tflite_micro")
 
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec  # noqa: E402
+from edgekit.tflite.writer import ModelSpec, OpSpec, TensorSpec  # noqa: E402
 from tests.test_kernels_ops import assert_bit_exact  # noqa: E402
 
 SEEDS = range(24)

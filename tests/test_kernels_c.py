@@ -66,10 +66,10 @@ def _sanitized_cases() -> list[tuple[str, int]]:
 @pytest.mark.parametrize("op,seed", _sanitized_cases())
 def test_kernels_sanitizer_clean_and_bit_exact(op: str, seed: int, tmp_path: Path) -> None:
     pytest.importorskip("tflite_micro")
-    from edgekit.build.host import build_host_executable, run_host_executable
-    from edgekit.emit import emit_library
-    from edgekit.export.tflite_builder import build_tflite
     from edgekit.frontends.tflite import parse_tflite
+    from edgekit.pipeline import generate
+    from edgekit.tflite.writer import build_tflite
+    from edgekit.toolchain.host import build_host_executable, run_host_executable
     from tests.modelgen import OP_GENERATORS
     from tests.test_kernels_binary import binary_spec, concat_spec
     from tests.test_kernels_ops import _tflm, random_input
@@ -84,7 +84,7 @@ def test_kernels_sanitizer_clean_and_bit_exact(op: str, seed: int, tmp_path: Pat
     if not t_in.shape or t_in.shape[0] != 1 or not t_out.shape or t_out.shape[0] != 1:
         pytest.skip("the host executable runs batch-1 models")
     buf = build_tflite(spec)
-    lib = emit_library(parse_tflite(buf, name="k"), tmp_path / "lib", "k")
+    lib = generate(parse_tflite(buf, name="k"), tmp_path / "lib", "k")
     exe = build_host_executable(lib, tmp_path / "k_san", sanitize=True)
     rng = np.random.default_rng(seed)
     xs = [random_input(spec, rng) for _ in range(4)]

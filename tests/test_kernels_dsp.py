@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.build.host import compile_model
-from edgekit.export.tflite_builder import build_tflite
 from edgekit.frontends.tflite import load_tflite, parse_tflite
 from edgekit.lower import lower_graph
 from edgekit.ops._fast import kernel_set
+from edgekit.pipeline import compile_model
 from edgekit.plan.memory import plan_memory
+from edgekit.tflite.writer import build_tflite
 from tests.modelgen import Graph
 from tests.oracle import tflm_run
 
@@ -96,8 +96,8 @@ def test_resnet8_residual_fusion_arena() -> None:
 def test_dsp_kernels_bitexact_in_qemu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real DSP instructions on the emulated Cortex-M4F: small models, plus ResNet-8 when
     ../shared is there, equal TFLite Micro's outputs."""
-    from edgekit.device.deploy import run_library
-    from edgekit.emit import emit_library
+    from edgekit.device.session import run_library
+    from edgekit.pipeline import generate
     from edgekit.targets import get_board
 
     monkeypatch.setenv("EDGEKIT_PIO_HOME", str(Path.home() / ".cache" / "edgekit" / "platformio"))
@@ -108,7 +108,7 @@ def test_dsp_kernels_bitexact_in_qemu(tmp_path: Path, monkeypatch: pytest.Monkey
     for name, model in models:
         graph = parse_tflite(model) if isinstance(model, bytes) else load_tflite(model)
         with kernel_set("fast"):
-            lib = emit_library(graph, tmp_path / name / "lib", name)
+            lib = generate(graph, tmp_path / name / "lib", name)
         shape = tuple(lib.info.input.shape)
         n = 2 if name == "resnet8" else 6
         x = np.random.default_rng(5).integers(-128, 128, size=(n, *shape), dtype=np.int8)

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("tflite_micro")
 
-from edgekit.export.tflite_builder import ModelSpec, build_tflite  # noqa: E402
+from edgekit.tflite.writer import ModelSpec, build_tflite  # noqa: E402
 from tests.modelgen import OP_GENERATORS  # noqa: E402
 
 SEEDS = range(20)
@@ -52,7 +52,7 @@ def _tflm(buf: bytes, xs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _host(buf: bytes, xs: list[np.ndarray], out_dtype: np.dtype, out_shape: tuple[int, ...]) -> list[np.ndarray]:
-    from edgekit.build.host import compile_model
+    from edgekit.pipeline import compile_model
 
     hm = compile_model(buf, name="k")
     run = getattr(hm._handle, f"ek_{hm.info.name}_run")
@@ -114,7 +114,7 @@ def test_single_op_bit_exact(op: str, seed: int) -> None:
 
 
 def _fc_scales_where_product_precision_matters(rng: np.random.Generator) -> tuple[float, float, float]:
-    from edgekit.quant import tflite_math as tm
+    from edgekit import numerics as tm
 
     acc = np.arange(-127, 128).reshape(-1, 1) * np.arange(-128, 128).reshape(1, -1)
     while True:
@@ -134,7 +134,7 @@ def _fc_scales_where_product_precision_matters(rng: np.random.Generator) -> tupl
 def test_fc_per_tensor_scale_product_precision(seed: int) -> None:
     """Per-tensor FC on scales where a float32 vs double s_in·s_w product changes outputs;
     every int8 input times every weight value is exercised (256 batch rows × 255 outputs)."""
-    from edgekit.export.tflite_builder import OpSpec, TensorSpec
+    from edgekit.tflite.writer import OpSpec, TensorSpec
 
     a, b, c = _fc_scales_where_product_precision_matters(np.random.default_rng(seed))
     w = np.arange(-127, 128, dtype=np.int8).reshape(255, 1)

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.build.host import HostModel, build_host_executable, run_host_executable
-from edgekit.emit import GeneratedLibrary, generate_library
+from edgekit.emit import GeneratedLibrary
+from edgekit.pipeline import generate
+from edgekit.toolchain.host import HostModel, build_host_executable, run_host_executable
 from tests.conftest import MLPERF_INT8, shared_model
 from tests.oracle import random_int8, tflm_run
 
@@ -28,7 +29,7 @@ def generated(request, tmp_path_factory) -> tuple[str, Path, GeneratedLibrary, H
     stem = request.param
     path = shared_model(stem)
     work = tmp_path_factory.mktemp(stem)
-    lib = generate_library(path, work / "lib", name=stem.lower())
+    lib = generate(path, work / "lib", name=stem.lower())
     return stem, path, lib, HostModel.from_library(lib, work / "build")
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekit.export.tflite_builder import build_tflite
 from edgekit.frontends.tflite import load_tflite, parse_tflite
 from edgekit.lower import lower_graph
 from edgekit.plan.memory import MemoryPlan, plan_memory
+from edgekit.tflite.writer import build_tflite
 from tests.conftest import MLPERF_INT8, shared_model
 from tests.modelgen import random_chain
 

@@ -8,7 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from edgekit.frontends.tflite import load_tflite  # noqa: E402
-from edgekit.quant.float_exec import FloatExecutor, same_pads  # noqa: E402
+from edgekit.numerics import same_pads  # noqa: E402
+from edgekit.quant.float_exec import FloatExecutor  # noqa: E402
 from tests.conftest import shared_model  # noqa: E402
 from tests.oracle import tflm_run  # noqa: E402
 

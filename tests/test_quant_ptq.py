@@ -14,11 +14,11 @@ pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 
 from torch import nn  # noqa: E402
 
-from edgekit.build.host import compile_model  # noqa: E402
 from edgekit.data import Preprocess, load_dataset  # noqa: E402
 from edgekit.errors import UnsupportedOpError  # noqa: E402
 from edgekit.frontends.tflite import load_tflite, parse_tflite  # noqa: E402
 from edgekit.frontends.torch_fx import from_torch  # noqa: E402
+from edgekit.pipeline import compile_model  # noqa: E402
 from edgekit.quant.float_exec import FloatExecutor  # noqa: E402
 from edgekit.quant.ptq import PTQConfig, prepare_graph, quantize_graph, read_description  # noqa: E402
 from tests.conftest import SHARED, shared_model  # noqa: E402
@@ -171,7 +171,7 @@ def test_cuda_calibration_matches_cpu(resnet8: dict) -> None:
 
 
 def test_boundary_quantize_dequantize_and_weight_dequantize_are_removed() -> None:
-    from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
+    from edgekit.tflite.writer import ModelSpec, OpSpec, TensorSpec, build_tflite
 
     rng = np.random.default_rng(0)
     w8 = rng.integers(-127, 128, size=(3, 4)).astype(np.int8)

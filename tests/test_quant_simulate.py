@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
-from edgekit.build.host import compile_model  # noqa: E402
 from edgekit.data import Preprocess  # noqa: E402
 from edgekit.frontends.torch_fx import from_torch  # noqa: E402
+from edgekit.pipeline import compile_model  # noqa: E402
 from edgekit.quant.float_exec import FloatExecutor  # noqa: E402
 from edgekit.quant.ptq import PTQConfig, quantize_graph  # noqa: E402
 from edgekit.quant.simulate import fake_quant_weight, simulate_ptq  # noqa: E402
@@ -80,7 +80,7 @@ def test_simulated_cnn_tracks_the_deployable_int8_model(tmp_path: Path) -> None:
 
     res = quantize_graph(graph, calib, PRE, PTQConfig(progress=False, device="cpu"))
     host = compile_model(res.tflite, name="simref", work_dir=tmp_path)
-    s_out, z_out = res.qparams[res.graph.outputs[0]]
+    s_out, z_out = res.qparams[res.prepared.outputs[0]]
     deployed = (host.run(res.preprocess.apply(test)).astype(np.float64) - z_out) * s_out
     deployed = deployed.reshape(len(test), -1)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekit.build.host import compile_model
-from edgekit.export.tflite_builder import build_tflite
+from edgekit.pipeline import compile_model
+from edgekit.tflite.writer import build_tflite
 from tests.modelgen import random_chain
 from tests.oracle import tflm_run
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edgekit.errors import ModelFormatError, UnsupportedOpError
-from edgekit.export import tflite_schema as schema
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
+from edgekit.tflite import schema
+from edgekit.tflite.writer import ModelSpec, OpSpec, TensorSpec, build_tflite
 from tests.modelgen import OP_GENERATORS, random_chain, random_inputs
 
 runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")

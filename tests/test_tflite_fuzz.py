@@ -73,7 +73,7 @@ def test_importer_survives_mutated_mlperf_models(stem: str) -> None:
 
 
 def test_importer_survives_mutated_self_built_models() -> None:
-    from edgekit.export.tflite_builder import build_tflite
+    from edgekit.tflite.writer import build_tflite
     from tests.modelgen import OP_GENERATORS, random_chain
 
     rng = np.random.default_rng(7)

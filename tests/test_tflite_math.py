@@ -1,4 +1,4 @@
-"""edgekit.quant.tflite_math: hand-checked cases, properties, and agreement with the C helpers."""
+"""edgekit.numerics and the ops' Prepare() recipes: hand-checked cases, properties, and agreement with the C helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.quant import tflite_math as tm
+from edgekit import numerics as tm
+from edgekit.ops.fully_connected import fc_per_tensor_multiplier
+from edgekit.ops.logistic import logistic_params
+from edgekit.ops.mean import mean_multiplier
+from edgekit.ops.softmax import softmax_params
 
 RUNTIME = Path(__file__).resolve().parents[1] / "firmware" / "runtime"
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
@@ -131,11 +135,11 @@ def test_fc_per_tensor_uses_double_product() -> None:
     rng = np.random.default_rng(0)
     for _ in range(1000):
         a, b, c = (float(np.float32(v)) for v in 10 ** rng.uniform(-4, 0, size=3))
-        assert tm.fc_per_tensor_multiplier(a, b, c) == tm.quantize_multiplier(a * b / c)
+        assert fc_per_tensor_multiplier(a, b, c) == tm.quantize_multiplier(a * b / c)
 
 
 def test_softmax_and_logistic_params() -> None:
-    p = tm.softmax_params(1.0, 1 / 16)
+    p = softmax_params(1.0, 1 / 16)
     # beta·s·2^26 = 2^22 → multiplier 2^30, left shift 23
     assert p == {
         "input_multiplier": 1 << 30,
@@ -143,13 +147,13 @@ def test_softmax_and_logistic_params() -> None:
         "diff_min": -tm.calculate_input_radius(5, 23),
     }
     assert tm.calculate_input_radius(5, 23) == math.floor(31 * 2**26 / 2**23)
-    lp = tm.logistic_params(1 / 16, 3)
+    lp = logistic_params(1 / 16, 3)
     assert lp["input_multiplier"] == 1 << 30 and lp["input_left_shift"] == 24 and lp["input_zero_point"] == 3
 
 
 def test_mean_multiplier_folds_count() -> None:
     m0, s0 = tm.requantize_multiplier(0.1, 0.1)
-    m, s = tm.mean_multiplier(0.1, 0.1, 49)
+    m, s = mean_multiplier(0.1, 0.1, 49)
     assert s == s0 - 5 and m == (m0 << 5) // 49
 
 

@@ -8,9 +8,9 @@ import subprocess
 
 import numpy as np
 
-from edgekit.emit import emit_library
-from edgekit.export.tflite_builder import build_tflite
 from edgekit.frontends.tflite import parse_tflite
+from edgekit.pipeline import generate
+from edgekit.tflite.writer import build_tflite
 from tests.modelgen import random_chain
 from tests.oracle import tflm_run
 
@@ -18,7 +18,7 @@ from tests.oracle import tflm_run
 def test_two_models_share_one_runtime(tmp_path) -> None:
     models = {name: build_tflite(random_chain(np.random.default_rng(seed), n_ops=3))
               for name, seed in (("net_a", 11), ("net_b", 12))}
-    libs = {name: emit_library(parse_tflite(data), tmp_path / name, name) for name, data in models.items()}
+    libs = {name: generate(parse_tflite(data), tmp_path / name, name) for name, data in models.items()}
     runtime = {p.name: p for lib in libs.values() for p in lib.runtime_sources}  # one copy of each kernel file
     sources = [str(s) for lib in libs.values() for s in lib.sources] + [str(p) for p in runtime.values()]
     so = tmp_path / "libtwo.so"

@@ -16,7 +16,7 @@ classes). Everything here is deterministic:
   split, int32 bias with scale ``s_in·s_w[c]``, softmax output ``(1/256, −128)``; the input
   quantization is fixed to the exact map above.
 
-The model is written with :func:`edgekit.export.tflite_builder.build_tflite`.
+The model is written with :func:`edgekit.tflite.writer.build_tflite`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """TFLite front end: a `.tflite` flatbuffer (int8 full-integer or float) → the graph IR.
 
 No tensorflow needed: the file is read with the bounds-checked reader in
-:mod:`edgekit.frontends.flatbuf`, using the schema tables of :mod:`edgekit.export.tflite_schema`.
+:mod:`edgekit.tflite.reader`, using the schema tables of :mod:`edgekit.tflite.schema`.
 Any malformed input raises :class:`ModelFormatError` with a one-line message.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import EdgekitError, ModelFormatError, UnsupportedOpError
-from edgekit.export import tflite_schema as schema
-from edgekit.frontends.flatbuf import FlatBuffer, Table
 from edgekit.ir.graph import Graph, Node, QuantParams, Tensor, fnv1a32
+from edgekit.tflite import schema
+from edgekit.tflite.reader import FlatBuffer, Table
 
 _DTYPES = {"FLOAT32": "float32", "FLOAT16": "float16", "INT32": "int32", "UINT8": "uint8", "INT64": "int64",
            "BOOL": "bool", "INT16": "int16", "INT8": "int8"}

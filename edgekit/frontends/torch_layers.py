@@ -12,7 +12,7 @@ from torch import nn
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.frontends.torch_convert import NHWC, _Converter, _Val
-from edgekit.quant.float_exec import same_pads
+from edgekit.numerics import same_pads
 
 
 def _pair(x: Any) -> tuple[int, int]:

@@ -1,1 +1,3 @@
-"""One module per op: shape inference, cost and lowering, registered in edgekit.ir.registry."""
+"""One module per op (or per small family of ops): shape inference, cost, float semantics,
+quantization rule, integer parameter recipe, TFLite version and lowering to a C kernel, all
+registered in :mod:`edgekit.ops.registry`. See docs/adding-an-op.md."""

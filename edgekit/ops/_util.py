@@ -16,10 +16,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edgekit import numerics as nm
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph, Node, Tensor
-from edgekit.ir.registry import KernelCall
-from edgekit.quant import tflite_math as tm
+from edgekit.ops.params import AddArith, AddParams, Broadcast, ConvGeometry, Multiplier, PoolParams, Requant
+from edgekit.ops.registry import KernelCall
 
 RUNTIME_MAX_RANK = 6
 
@@ -75,7 +76,7 @@ def act_range(node: Node, out_scale: float, out_zp: int) -> tuple[int, int]:
     act = fused_act(node)
     if act not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
         raise unsupported(node, f"fused activation {act} is not supported on int8 outputs")
-    return tm.calculate_activation_range_quantized(act, out_scale, out_zp)
+    return nm.calculate_activation_range_quantized(act, out_scale, out_zp)
 
 
 def numel(shape: tuple[int, ...]) -> int:
@@ -143,12 +144,13 @@ def broadcast_layout(
 def conv_padding(
     node: Node, in_h: int, in_w: int, k_h: int, k_w: int, stride_h: int, stride_w: int, dil_h: int, dil_w: int
 ) -> tuple[int, int, int, int]:
+    """(pad_h, pad_w, out_h, out_w) for the node's SAME/VALID padding."""
     padding = str(node.attrs.get("padding", "SAME"))
     if padding not in ("SAME", "VALID"):
         raise unsupported(node, f"padding {padding!r}")
     if stride_h <= 0 or stride_w <= 0 or dil_h <= 0 or dil_w <= 0:
         raise unsupported(node, "non-positive stride or dilation")
-    return tm.compute_padding_height_width(stride_h, stride_w, dil_h, dil_w, in_h, in_w, k_h, k_w, padding)
+    return nm.compute_padding_height_width(stride_h, stride_w, dil_h, dil_w, in_h, in_w, k_h, k_w, padding)
 
 
 def zero_bias(n: int) -> np.ndarray:
@@ -179,7 +181,8 @@ def const_int_values(graph: Graph, node: Node, idx: int, what: str) -> list[int]
 def binary_operands(graph: Graph, node: Node) -> dict:
     """Common lowering of the int8 binary elementwise ops (ADD, SUB, MUL).
 
-    Returns the broadcast layout, the constant-operand fields and the activation inputs.
+    Returns the broadcast layout with the constant operands (``bc``), the tensors and the
+    activation inputs.
     """
     a = in_tensor(graph, node, 0)
     b = in_tensor(graph, node, 1)
@@ -194,7 +197,7 @@ def binary_operands(graph: Graph, node: Node) -> dict:
     same = tuple(a.shape) == tuple(b.shape)
     dims, sa, sb = broadcast_layout(node, tuple(a.shape), tuple(b.shape), out)
     dummy = np.zeros(1, dtype=np.int8)
-    fields: dict = dict(
+    bc = Broadcast(
         rank=int(dims.size),
         size=numel(out),
         broadcast=int(not same),
@@ -209,7 +212,7 @@ def binary_operands(graph: Graph, node: Node) -> dict:
     inputs = [t.id for t in (a, b) if not t.is_const]
     # in place only when the output has the same shape as that (non-broadcast) activation input
     alias = tuple(k for k, t in enumerate(t for t in (a, b) if not t.is_const) if tuple(t.shape) == out)
-    return {"a": a, "b": b, "y": y, "fields": fields, "inputs": inputs, "alias": alias}
+    return {"a": a, "b": b, "y": y, "bc": bc, "inputs": inputs, "alias": alias}
 
 
 def binary_infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
@@ -222,7 +225,8 @@ def elementwise_macs(graph: Graph, node: Node) -> int:
     return numel(out_shape(graph, node))
 
 
-def pool_geometry(graph: Graph, node: Node) -> dict[str, int]:
+def pool_geometry(graph: Graph, node: Node) -> ConvGeometry:
+    """The pooling window as a convolution geometry (channels in = out, no dilation)."""
     x = in_tensor(graph, node, 0)
     if len(x.shape) != 4:
         raise unsupported(node, f"expected a 4-D NHWC input, got {tuple(x.shape)}")
@@ -234,33 +238,21 @@ def pool_geometry(graph: Graph, node: Node) -> dict[str, int]:
     if f_h <= 0 or f_w <= 0:
         raise unsupported(node, f"filter {f_h}x{f_w}")
     pad_h, pad_w, out_h, out_w = conv_padding(node, in_h, in_w, f_h, f_w, s_h, s_w, 1, 1)
-    return dict(
-        batches=n,
-        in_h=in_h,
-        in_w=in_w,
-        channels=c,
-        out_h=out_h,
-        out_w=out_w,
-        filter_h=f_h,
-        filter_w=f_w,
-        stride_h=s_h,
-        stride_w=s_w,
-        pad_h=pad_h,
-        pad_w=pad_w,
-    )
+    return ConvGeometry(batches=n, in_h=in_h, in_w=in_w, in_c=c, out_h=out_h, out_w=out_w, out_c=c, k_h=f_h,
+                        k_w=f_w, stride_h=s_h, stride_w=s_w, dil_h=1, dil_w=1, pad_h=pad_h, pad_w=pad_w)
 
 
 def pool_infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
     g = pool_geometry(graph, node)
-    return [(g["batches"], g["out_h"], g["out_w"], g["channels"])]
+    return [(g.batches, g.out_h, g.out_w, g.out_c)]
 
 
 def pool_macs(graph: Graph, node: Node) -> int:
     g = pool_geometry(graph, node)
-    return g["batches"] * g["out_h"] * g["out_w"] * g["channels"] * g["filter_h"] * g["filter_w"]
+    return g.batches * g.out_h * g.out_w * g.out_c * g.k_h * g.k_w
 
 
-def pool_params(graph: Graph, node: Node) -> tuple[dict, Tensor, Tensor]:
+def pool_params(graph: Graph, node: Node) -> tuple[PoolParams, Tensor, Tensor]:
     x = require_activation(graph, node, 0)
     y = out_tensor(graph, node)
     require_dtype(node, x, ("int8",), "input")
@@ -269,11 +261,8 @@ def pool_params(graph: Graph, node: Node) -> tuple[dict, Tensor, Tensor]:
     s_out, zp_out = per_tensor_q(node, y, "output")
     if abs(float(np.float32(s_in) - np.float32(s_out))) > 1e-6 or zp_in != zp_out:
         raise unsupported(node, "input and output quantization differ (TFLM requires them equal)")
-    g = pool_geometry(graph, node)
     act_min, act_max = act_range(node, s_out, zp_out)
-    params: dict = dict(g)
-    params.update(act_min=act_min, act_max=act_max)
-    return params, x, y
+    return PoolParams(geom=pool_geometry(graph, node), act_min=act_min, act_max=act_max), x, y
 
 
 def unary_int8(graph: Graph, node: Node) -> tuple[Tensor, Tensor]:
@@ -297,27 +286,28 @@ def input_elems_macs(graph: Graph, node: Node) -> int:
 
 
 def lower_add_like(graph: Graph, node: Node, func: str,
-                   multipliers: Callable[[float, float, float], dict[str, int]]) -> KernelCall:
+                   multipliers: Callable[[float, float, float], tuple[int, Multiplier, Multiplier, Multiplier]]
+                   ) -> KernelCall:
     """ADD and SUB: the same operands, offsets and kernel parameters; only the multiplier recipe
-    (`multipliers(s1, s2, s_out)`) and the C function differ."""
+    (`multipliers(s1, s2, s_out)` → left shift and the input 1, input 2, output multipliers) and
+    the C function differ."""
     ops = binary_operands(graph, node)
     s1, z1 = per_tensor_q(node, ops["a"], "input 0")
     s2, z2 = per_tensor_q(node, ops["b"], "input 1")
     so, zo = per_tensor_q(node, ops["y"], "output")
     act_min, act_max = act_range(node, so, zo)
-    params = dict(ops["fields"])
-    params.update(input1_offset=-z1, input2_offset=-z2, output_offset=zo)
-    params.update(multipliers(s1, s2, so))
-    params.update(act_min=act_min, act_max=act_max)
-    return KernelCall(func=func, params_type="ek_add_params_t", params=params, inputs=ops["inputs"],
+    left_shift, m1, m2, mo = multipliers(s1, s2, so)
+    arith = AddArith(input1_offset=-z1, input2_offset=-z2, output_offset=zo, left_shift=left_shift, input1=m1,
+                     input2=m2, output=mo, act_min=act_min, act_max=act_max)
+    return KernelCall(func=func, params=AddParams(bc=ops["bc"], arith=arith), inputs=ops["inputs"],
                       outputs=[ops["y"].id], may_alias_input=ops["alias"], runtime_sources=("ek_elementwise.c",))
 
 
-def conv_like_params(graph: Graph, node: Node, g: dict, channel_axis: int) -> tuple[dict, Tensor, Tensor]:
+def conv_like_params(graph: Graph, node: Node, g: ConvGeometry, channel_axis: int) -> tuple[dict, Tensor, Tensor]:
     """CONV_2D and DEPTHWISE_CONV_2D: checks of the int8 operands and the TFLM parameters they
-    share (offsets, activation range, per-channel multipliers, weights, bias), on top of the
-    geometry `g`. The filter is quantized per channel along `channel_axis`. Returns
-    (params, input tensor, output tensor)."""
+    share (input offset, per-channel requantization, weights, bias) for the geometry `g`. The
+    filter is quantized per channel along `channel_axis`. Returns (fields, input tensor, output
+    tensor); fields holds ``input_offset``, ``rq`` (:class:`Requant`), ``weights`` and ``bias``."""
     x = require_activation(graph, node, 0)
     w = in_tensor(graph, node, 1)
     y = out_tensor(graph, node)
@@ -330,23 +320,68 @@ def conv_like_params(graph: Graph, node: Node, g: dict, channel_axis: int) -> tu
     s_out, zp_out = per_tensor_q(node, y, "output")
     if w.quant is None:
         raise unsupported(node, "an unquantized filter")
-    if w.quant.scale.size not in (1, g["out_c"]):
-        raise unsupported(node, f"filter has {w.quant.scale.size} scales for {g['out_c']} output channels")
+    if w.quant.scale.size not in (1, g.out_c):
+        raise unsupported(node, f"filter has {w.quant.scale.size} scales for {g.out_c} output channels")
     if w.quant.scale.size > 1 and w.quant.axis != channel_axis:
         raise unsupported(node, f"filter quantized along axis {w.quant.axis}; expected axis {channel_axis}")
     if any(int(z) != 0 for z in w.quant.zero_point.reshape(-1)):
         raise unsupported(node, "non-zero filter zero points")
-    mult, shift = tm.per_channel_multipliers(s_in, w.quant.scale, s_out, g["out_c"])
+    mult, shift = nm.per_channel_multipliers(s_in, w.quant.scale, s_out, g.out_c)
     act_min, act_max = act_range(node, s_out, zp_out)
-    params: dict = dict(g)
-    params.update(
+    fields = dict(
         input_offset=-zp_in,
-        output_offset=zp_out,
-        act_min=act_min,
-        act_max=act_max,
+        rq=Requant(output_offset=zp_out, act_min=act_min, act_max=act_max, mult=mult, shift=shift),
         weights=w.data.astype("int8").reshape(-1),
-        bias=bias_array(graph, node, 2, g["out_c"]),
-        out_mult=mult,
-        out_shift=shift,
+        bias=bias_array(graph, node, 2, g.out_c),
     )
-    return params, x, y
+    return fields, x, y
+
+
+def reduce_axes(graph: Graph, node: Node) -> list[int]:
+    """The distinct, non-negative axes of a reduction (MEAN, SUM, …) from its constant operand."""
+    x = in_tensor(graph, node, 0)
+    rank = len(x.shape)
+    axes: list[int] = []
+    for a in const_int_values(graph, node, 1, "the axis operand"):
+        r = a + rank if a < 0 else a
+        if not 0 <= r < rank:
+            raise unsupported(node, f"axis {a} out of range for rank {rank}")
+        if r not in axes:
+            axes.append(r)
+    return axes
+
+
+def reduce_infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
+    x = in_tensor(graph, node, 0)
+    axes = reduce_axes(graph, node)
+    keep = bool(node.attrs.get("keep_dims", False))
+    out = []
+    for d, n in enumerate(x.shape):
+        if d in axes:
+            if keep:
+                out.append(1)
+        else:
+            out.append(int(n))
+    return [tuple(out)]
+
+
+def run_reduce(fn_name: str):  # type: ignore[no-untyped-def]
+    """``run_float`` of a reduction: ``x.<fn_name>(dim=axes, keepdim=keep_dims)``."""
+
+    def run(ex, node: Node, args: list) -> list:  # type: ignore[no-untyped-def]
+        x = args[0]
+        axes = sorted({a % x.dim() for a in ex.const_ints(node.inputs[1])})
+        return [getattr(x, fn_name)(dim=axes, keepdim=bool(node.attrs.get("keep_dims", False)))]
+
+    return run
+
+
+def lower_view(graph: Graph, node: Node) -> KernelCall:
+    """A view op (RESHAPE, SQUEEZE, EXPAND_DIMS): the output shares the input's buffer."""
+    x = in_tensor(graph, node, 0)
+    y = out_tensor(graph, node)
+    if x.dtype != y.dtype:
+        raise unsupported(node, f"dtype change {x.dtype} -> {y.dtype}")
+    if x.nbytes != y.nbytes:
+        raise unsupported(node, f"size change {tuple(x.shape)} -> {tuple(y.shape)}")
+    return KernelCall.view(x.id, y.id)

@@ -1,23 +1,48 @@
-"""ADD (int8, with broadcasting): TFLM's left-shift-20 rescale recipe (``CalculateOpDataAdd``)."""
+"""ADD (int8, with broadcasting): TFLM's left-shift-20 rescale recipe (``CalculateOpDataAdd``).
+
+Float: ``a + b`` then the fused activation. int8: both inputs are rescaled to a common scale
+(``left_shift`` 20, multipliers < 1), added and requantized (``ek_add_s8``). A residual ADD may
+be fused into the GEMM convolution that produces one operand (:func:`edgekit.lower.fuse_residual_adds`).
+"""
 
 from __future__ import annotations
 
+from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.quant import tflite_math as tm
+from edgekit.ops.params import Multiplier
+from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
+
+LEFT_SHIFT = 20  # int8 ADD/SUB
+
+
+def add_multipliers(s1: float, s2: float, s_out: float) -> tuple[int, Multiplier, Multiplier, Multiplier]:
+    """``CalculateOpDataAdd`` (add_common.cc), double arithmetic: (left shift, input 1, input 2,
+    output multipliers)."""
+    s1d, s2d, sod = float(nm.f32(s1)), float(nm.f32(s2)), float(nm.f32(s_out))
+    twice_max = 2.0 * max(s1d, s2d)
+    m1 = Multiplier(*nm.quantize_multiplier_smaller_than_one_exp(s1d / twice_max))
+    m2 = Multiplier(*nm.quantize_multiplier_smaller_than_one_exp(s2d / twice_max))
+    mo = Multiplier(*nm.quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << LEFT_SHIFT) * sod)))
+    return LEFT_SHIFT, m1, m2, mo
+
+
+def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
+    return [fl.fused(node, args[0] + args[1])]
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
-    return u.lower_add_like(graph, node, "ek_add_s8", tm.add_params)
+    return u.lower_add_like(graph, node, "ek_add_s8", add_multipliers)
 
 
-register(
-    OpDef(
-        name="ADD",
-        infer_shapes=u.binary_infer_shapes,
-        macs=u.elementwise_macs,
-        lower=lower,
-        doc=__doc__ or "",
-    )
-)
+register(OpDef(
+    name="ADD",
+    infer_shapes=u.binary_infer_shapes,
+    macs=u.elementwise_macs,
+    run_float=run_float,
+    quant=QuantRule(int8=True, activation_operands=True, fuses_activation=True),
+    lower=lower,
+    tflite_version=versions({"int8": 2, "int16": 3}),
+    doc=__doc__ or "",
+))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
+from edgekit.ops.registry import OpDef, register, versions
 
 
 def _dims(graph: Graph, node: Node) -> tuple[tuple[int, ...], int, int, int]:
@@ -38,4 +39,16 @@ def macs(graph: Graph, node: Node) -> int:
     return u.numel(batch) * m * k * n
 
 
-register(OpDef(name="BATCH_MATMUL", infer_shapes=infer_shapes, macs=macs, lower=None, doc=__doc__ or ""))
+def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
+    import torch
+
+    a, b = args[0], args[1]
+    if node.attrs.get("adj_x"):
+        a = a.transpose(-1, -2)
+    if node.attrs.get("adj_y"):
+        b = b.transpose(-1, -2)
+    return [torch.matmul(a, b)]
+
+
+register(OpDef(name="BATCH_MATMUL", infer_shapes=infer_shapes, macs=macs, run_float=run_float,
+               tflite_version=versions({"int8": 2}), doc=__doc__ or ""))

@@ -1,12 +1,17 @@
-"""CONCATENATION (int8, any axis): byte copies; all inputs must share the output's quantization."""
+"""CONCATENATION (int8, any axis): byte copies; all inputs must share the output's quantization.
+
+Float: ``torch.cat`` (constant inputs, batch 1 in the IR, join every sample of the batch).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
+from edgekit.ops.params import ConcatParams
+from edgekit.ops.registry import SHARED, KernelCall, OpDef, QuantRule, register, versions
 
 
 def _axis(graph: Graph, node: Node) -> int:
@@ -30,6 +35,17 @@ def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
     return [tuple(out)]
 
 
+def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
+    import torch
+
+    axis = int(node.attrs.get("axis", 0))
+    parts = [a for a in args if a is not None]
+    n = max(int(a.shape[0]) for a in parts)
+    if axis % parts[0].dim() != 0:  # constants (batch 1 in the IR) join every sample of the batch
+        parts = [a.expand(n, *a.shape[1:]) if a.shape[0] == 1 and n > 1 else a for a in parts]
+    return [fl.fused(node, torch.cat(parts, dim=axis))]
+
+
 def lower(graph: Graph, node: Node) -> KernelCall:
     y = u.out_tensor(graph, node)
     u.require_dtype(node, y, ("int8",), "output")
@@ -51,12 +67,20 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     rows = [int(t.shape[axis]) * inner for t in ins]
     return KernelCall(
         func="ek_concat_s8",
-        params_type="ek_concat_params_t",
-        params=dict(num_inputs=len(ins), outer=outer, out_row_bytes=sum(rows), in_row_bytes=u.i32(rows)),
+        params=ConcatParams(num_inputs=len(ins), outer=outer, out_row_bytes=sum(rows), in_row_bytes=u.i32(rows)),
         inputs=[t.id for t in ins],
         outputs=[y.id],
         runtime_sources=("ek_copy.c",),
     )
 
 
-register(OpDef(name="CONCATENATION", infer_shapes=infer_shapes, macs=u.zero_macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(
+    name="CONCATENATION",
+    infer_shapes=infer_shapes,
+    macs=u.zero_macs,
+    run_float=run_float,
+    quant=QuantRule(int8=True, output=SHARED, activation_operands=True),
+    lower=lower,
+    tflite_version=versions({"int8": 2}),
+    doc=__doc__ or "",
+))

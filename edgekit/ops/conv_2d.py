@@ -1,16 +1,25 @@
-"""CONV_2D: int8 activations, int8 per-channel (or per-tensor) OHWI weights, int32 bias."""
+"""CONV_2D: int8 activations, int8 per-channel (or per-tensor) OHWI weights, int32 bias.
+
+Float: ``F.conv2d`` over NHWC (weights OHWI → OIHW once), TFLite SAME/VALID padding, grouped
+when the input depth is a multiple of the filter depth. int8: TFLM's reference arithmetic, on
+the portable kernel (``ek_conv2d_s8``, grouped convolutions) or the SMLAD GEMM over im2col
+columns (``ek_conv2d_s8_gemm``, ungrouped; see :mod:`edgekit.ops._fast`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
 from edgekit.ops import _fast
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
+from edgekit.ops.params import AddArith, Conv2DGemmParams, Conv2DParams, ConvGeometry, Requant, RequantMode
+from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
 
-def _geometry(graph: Graph, node: Node) -> dict[str, int]:
+def _geometry(graph: Graph, node: Node) -> tuple[ConvGeometry, int]:
+    """(geometry, filter depth)."""
     x = u.in_tensor(graph, node, 0)
     w = u.in_tensor(graph, node, 1)
     if len(x.shape) != 4 or len(w.shape) != 4:
@@ -22,83 +31,96 @@ def _geometry(graph: Graph, node: Node) -> dict[str, int]:
     groups = in_c // f_in_c
     if out_c % groups != 0:
         raise u.unsupported(node, f"{out_c} filters do not split into {groups} groups")
-    s_h = int(node.attrs.get("stride_h", 1))
-    s_w = int(node.attrs.get("stride_w", 1))
-    d_h = int(node.attrs.get("dilation_h_factor", 1))
-    d_w = int(node.attrs.get("dilation_w_factor", 1))
+    s_h, s_w, d_h, d_w = fl.conv_strides(node)
     pad_h, pad_w, out_h, out_w = u.conv_padding(node, in_h, in_w, k_h, k_w, s_h, s_w, d_h, d_w)
-    return dict(
-        batches=n,
-        in_h=in_h,
-        in_w=in_w,
-        in_c=in_c,
-        out_h=out_h,
-        out_w=out_w,
-        out_c=out_c,
-        k_h=k_h,
-        k_w=k_w,
-        filter_in_c=f_in_c,
-        stride_h=s_h,
-        stride_w=s_w,
-        dil_h=d_h,
-        dil_w=d_w,
-        pad_h=pad_h,
-        pad_w=pad_w,
-    )
+    g = ConvGeometry(batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c, k_h=k_h,
+                     k_w=k_w, stride_h=s_h, stride_w=s_w, dil_h=d_h, dil_w=d_w, pad_h=pad_h, pad_w=pad_w)
+    return g, f_in_c
 
 
 def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
-    g = _geometry(graph, node)
-    return [(g["batches"], g["out_h"], g["out_w"], g["out_c"])]
+    g, _ = _geometry(graph, node)
+    return [(g.batches, g.out_h, g.out_w, g.out_c)]
 
 
 def macs(graph: Graph, node: Node) -> int:
-    g = _geometry(graph, node)
-    return g["batches"] * g["out_h"] * g["out_w"] * g["out_c"] * g["k_h"] * g["k_w"] * g["filter_in_c"]
+    g, f_in_c = _geometry(graph, node)
+    return g.batches * g.out_h * g.out_w * g.out_c * g.k_h * g.k_w * f_in_c
+
+
+def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
+    import torch.nn.functional as F
+
+    x, w = args[0], args[1]
+    if ex.graph.tensors[node.inputs[1]].is_const:
+        wt = ex.prepared(node.inputs[1], "oihw", lambda t: t.permute(0, 3, 1, 2))  # OHWI → OIHW, once
+    else:
+        wt = w.permute(0, 3, 1, 2)
+    b = args[2] if len(args) > 2 else None
+    sh, sw, dh, dw = fl.conv_strides(node)
+    xc = fl.nchw_pad(x.permute(0, 3, 1, 2), node, wt.shape[2], wt.shape[3], sh, sw, dh, dw)
+    groups = x.shape[3] // wt.shape[1]
+    y = F.conv2d(xc, wt, b, stride=(sh, sw), dilation=(dh, dw), groups=groups)
+    return [fl.fused(node, y.permute(0, 2, 3, 1))]
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
-    g = _geometry(graph, node)
-    params, x, y = u.conv_like_params(graph, node, g, channel_axis=0)
-    if _fast.kernels() == "fast" and g["filter_in_c"] == g["in_c"]:
-        return gemm_call(g, params, x.id, y.id)
+    g, f_in_c = _geometry(graph, node)
+    fields, x, y = u.conv_like_params(graph, node, g, channel_axis=0)
+    if _fast.kernels() == "fast" and f_in_c == g.in_c:
+        return gemm_call(g, fields["rq"], fields["weights"].reshape(g.out_c, -1), fields["bias"],
+                         fields["input_offset"], x.id, y.id)
     return KernelCall(
         func="ek_conv2d_s8",
-        params_type="ek_conv_params_t",
-        params=params,
+        params=Conv2DParams(geom=g, filter_in_c=f_in_c, **fields),
         inputs=[x.id],
         outputs=[y.id],
         runtime_sources=("ek_conv.c",),
     )
 
 
-def gemm_call(g: dict, params: dict, x_id: int, y_id: int) -> KernelCall:
-    """The im2col + SMLAD GEMM kernel (ek_conv_dsp.c) for an ungrouped convolution."""
-    w2 = params["weights"].reshape(g["out_c"], -1)
-    fast = _fast.gemm_params(w2, params["bias"], params["input_offset"], params["out_mult"], params["out_shift"])
-    keys = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
-            "dil_h", "dil_w", "pad_h", "pad_w")
-    fp: dict = {k: g[k] for k in keys}
-    fp.update(k4=fast["k4"], pad_value=fast["pad_value"], output_offset=params["output_offset"],
-              act_min=params["act_min"], act_max=params["act_max"], requant_small=fast["requant_small"],
-              weights=fast["weights"], bias=fast["bias"], out_mult=fast["out_mult"], out_shift=fast["out_shift"])
-    rq = _fast.rq_triples(fast["out_mult"], fast["out_shift"], params["output_offset"]) if fast["requant_small"] \
-        else None
-    if rq is not None:
-        full = int(params["act_min"]) == -128 and int(params["act_max"]) == 127
-        t = rq.reshape(-1, 3)
+def gemm_call(g: ConvGeometry, rq: Requant, w2: np.ndarray, bias: np.ndarray, input_offset: int, x_id: int,
+              y_id: int) -> KernelCall:
+    """The im2col + SMLAD GEMM kernel (ek_conv_dsp.c) for an ungrouped convolution (or an FC
+    viewed as a 1×1 convolution): `w2` is [out_c, K] int8, `rq` TFLM's per-channel requantization."""
+    fast = _fast.gemm_params(w2, bias, input_offset, rq.mult, rq.shift)
+    rq_fast = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=fast["out_mult"],
+                      shift=fast["out_shift"])
+    mode, triples = RequantMode.GENERIC, np.zeros(0, dtype=np.int32)
+    t = _fast.rq_triples(fast["out_mult"], fast["out_shift"], rq.output_offset) if fast["requant_small"] else None
+    if t is not None:
+        full = rq.act_min == -128 and rq.act_max == 127
+        t = t.reshape(-1, 3)
         uniform = bool(np.all(t == t[:1]))
-        fp.update(rq_mode=(1 if full else 2) + (2 if uniform else 0), rq=t[0].copy() if uniform else rq,
-                  out_mult=np.zeros(0, dtype=np.int32), out_shift=np.zeros(0, dtype=np.int32))
+        if uniform:
+            mode = RequantMode.UNIFORM_SSAT if full else RequantMode.UNIFORM_CLAMP
+            triples = t[0].copy()
+        else:
+            mode = RequantMode.TRIPLES_SSAT if full else RequantMode.TRIPLES_CLAMP
+            triples = t.reshape(-1).copy()
+        empty = np.zeros(0, dtype=np.int32)  # the triples replace mult/shift
+        rq_fast = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=empty,
+                          shift=empty)
+    params = Conv2DGemmParams(geom=g, k4=fast["k4"], pad_value=fast["pad_value"], requant_small=fast["requant_small"],
+                              rq_mode=int(mode), rq=rq_fast, triples=triples, weights=fast["weights"],
+                              bias=fast["bias"], fuse_add=0, add=AddArith.none())
     return KernelCall(
         func="ek_conv2d_s8_gemm",
-        params_type="ek_convf_params_t",
-        params=fp,
+        params=params,
         inputs=[x_id],
         outputs=[y_id],
-        scratch_bytes=_fast.gemm_scratch(fast["k4"], g["in_c"], g["batches"] * g["out_h"] * g["out_w"]),
+        scratch_bytes=_fast.gemm_scratch(fast["k4"], g.in_c, g.batches * g.out_h * g.out_w),
         runtime_sources=("ek_conv_dsp.c",),
     )
 
 
-register(OpDef(name="CONV_2D", infer_shapes=infer_shapes, macs=macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(
+    name="CONV_2D",
+    infer_shapes=infer_shapes,
+    macs=macs,
+    run_float=run_float,
+    quant=QuantRule(int8=True, weight_axis=0, fuses_activation=True),
+    lower=lower,
+    tflite_version=versions({"int8": 3}),
+    doc=__doc__ or "",
+))

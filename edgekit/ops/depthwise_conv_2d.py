@@ -1,16 +1,24 @@
-"""DEPTHWISE_CONV_2D: int8, weights 1×H×W×(C·M) per-channel along axis 3, int32 bias."""
+"""DEPTHWISE_CONV_2D: int8, weights 1×H×W×(C·M) per-channel along axis 3, int32 bias.
+
+Float: ``F.conv2d`` with one group per input channel. int8: TFLM's reference arithmetic on the
+portable kernel (``ek_dwconv2d_s8``), or four channels per step with 16-bit SIMD
+(``ek_dwconv2d_s8_fast``) when the depth multiplier is 1 and the channels a multiple of 4.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
 from edgekit.ops import _fast
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
+from edgekit.ops.params import ConvGeometry, DepthwiseConv2DFastParams, DepthwiseConv2DParams, Requant, RequantMode
+from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
 
-def _geometry(graph: Graph, node: Node) -> dict[str, int]:
+def _geometry(graph: Graph, node: Node) -> tuple[ConvGeometry, int]:
+    """(geometry, depth multiplier)."""
     x = u.in_tensor(graph, node, 0)
     w = u.in_tensor(graph, node, 1)
     if len(x.shape) != 4 or len(w.shape) != 4:
@@ -19,82 +27,86 @@ def _geometry(graph: Graph, node: Node) -> dict[str, int]:
     _, k_h, k_w, out_c = w.shape
     if in_c <= 0 or out_c % in_c != 0:
         raise u.unsupported(node, f"filter depth {out_c} is not a multiple of the input depth {in_c}")
-    mult = out_c // in_c
-    s_h = int(node.attrs.get("stride_h", 1))
-    s_w = int(node.attrs.get("stride_w", 1))
-    d_h = int(node.attrs.get("dilation_h_factor", 1))
-    d_w = int(node.attrs.get("dilation_w_factor", 1))
+    s_h, s_w, d_h, d_w = fl.conv_strides(node)
     pad_h, pad_w, out_h, out_w = u.conv_padding(node, in_h, in_w, k_h, k_w, s_h, s_w, d_h, d_w)
-    return dict(
-        batches=n,
-        in_h=in_h,
-        in_w=in_w,
-        in_c=in_c,
-        out_h=out_h,
-        out_w=out_w,
-        out_c=out_c,
-        k_h=k_h,
-        k_w=k_w,
-        depth_multiplier=mult,
-        stride_h=s_h,
-        stride_w=s_w,
-        dil_h=d_h,
-        dil_w=d_w,
-        pad_h=pad_h,
-        pad_w=pad_w,
-    )
+    g = ConvGeometry(batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c, k_h=k_h,
+                     k_w=k_w, stride_h=s_h, stride_w=s_w, dil_h=d_h, dil_w=d_w, pad_h=pad_h, pad_w=pad_w)
+    return g, out_c // in_c
 
 
 def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
-    g = _geometry(graph, node)
-    return [(g["batches"], g["out_h"], g["out_w"], g["out_c"])]
+    g, _ = _geometry(graph, node)
+    return [(g.batches, g.out_h, g.out_w, g.out_c)]
 
 
 def macs(graph: Graph, node: Node) -> int:
-    g = _geometry(graph, node)
-    return g["batches"] * g["out_h"] * g["out_w"] * g["out_c"] * g["k_h"] * g["k_w"]
+    g, _ = _geometry(graph, node)
+    return g.batches * g.out_h * g.out_w * g.out_c * g.k_h * g.k_w
+
+
+def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
+    import torch.nn.functional as F
+
+    x = args[0]
+    wt = ex.prepared(node.inputs[1], "dw", lambda t: t.permute(3, 0, 1, 2))  # (C·M, 1, H, W)
+    b = args[2] if len(args) > 2 else None
+    sh, sw, dh, dw = fl.conv_strides(node)
+    xc = fl.nchw_pad(x.permute(0, 3, 1, 2), node, wt.shape[2], wt.shape[3], sh, sw, dh, dw)
+    y = F.conv2d(xc, wt, b, stride=(sh, sw), dilation=(dh, dw), groups=x.shape[3])
+    return [fl.fused(node, y.permute(0, 2, 3, 1))]
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
-    g = _geometry(graph, node)
-    params, x, y = u.conv_like_params(graph, node, g, channel_axis=3)
-    if _fast.kernels() == "fast" and g["depth_multiplier"] == 1 and g["in_c"] % 4 == 0:
-        return _fast_call(g, params, x.id, y.id)
+    g, mult = _geometry(graph, node)
+    fields, x, y = u.conv_like_params(graph, node, g, channel_axis=3)
+    if _fast.kernels() == "fast" and mult == 1 and g.in_c % 4 == 0:
+        return _fast_call(g, fields, x.id, y.id)
     return KernelCall(
         func="ek_dwconv2d_s8",
-        params_type="ek_dwconv_params_t",
-        params=params,
+        params=DepthwiseConv2DParams(geom=g, depth_multiplier=mult, **fields),
         inputs=[x.id],
         outputs=[y.id],
         runtime_sources=("ek_conv.c",),
     )
 
 
-def _fast_call(g: dict, params: dict, x_id: int, y_id: int) -> KernelCall:
+def _fast_call(g: ConvGeometry, fields: dict, x_id: int, y_id: int) -> KernelCall:
     """Four channels per step with 16-bit SIMD (ek_dwconv_dsp.c)."""
-    c = g["out_c"]
-    w = params["weights"].reshape(g["k_h"] * g["k_w"], c)
-    bound = np.abs(params["bias"].astype(np.int64)) + 255 * np.abs(w.astype(np.int64)).sum(axis=0)
-    shift = np.asarray(params["out_shift"], dtype=np.int32)
+    rq: Requant = fields["rq"]
+    w = fields["weights"].reshape(g.k_h * g.k_w, g.out_c)
+    bound = np.abs(fields["bias"].astype(np.int64)) + 255 * np.abs(w.astype(np.int64)).sum(axis=0)
+    shift = np.asarray(rq.shift, dtype=np.int32)
     small = _fast.small_requant(bound, shift)
-    keys = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "dil_h",
-            "dil_w", "pad_h", "pad_w", "input_offset", "output_offset", "act_min", "act_max")
-    fp: dict = {k: params[k] for k in keys}
-    fp.update(requant_small=int(small), weights=_fast.pack_dw_weights(w), bias=params["bias"],
-              out_mult=params["out_mult"], out_shift=(-shift).astype(np.int32) if small else shift)
-    rq = _fast.rq_triples(fp["out_mult"], fp["out_shift"], params["output_offset"]) if small else None
-    if rq is not None:
-        full = int(params["act_min"]) == -128 and int(params["act_max"]) == 127
-        fp.update(rq_mode=1 if full else 2, rq=rq, out_mult=np.zeros(0, dtype=np.int32),
-                  out_shift=np.zeros(0, dtype=np.int32))
+    out_shift = (-shift).astype(np.int32) if small else shift
+    rq_fast = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=rq.mult,
+                      shift=out_shift)
+    mode, triples = RequantMode.GENERIC, np.zeros(0, dtype=np.int32)
+    t = _fast.rq_triples(rq.mult, out_shift, rq.output_offset) if small else None
+    if t is not None:
+        full = rq.act_min == -128 and rq.act_max == 127
+        mode, triples = (RequantMode.TRIPLES_SSAT if full else RequantMode.TRIPLES_CLAMP), t
+        empty = np.zeros(0, dtype=np.int32)  # the triples replace mult/shift
+        rq_fast = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=empty,
+                          shift=empty)
+    params = DepthwiseConv2DFastParams(geom=g, input_offset=fields["input_offset"], requant_small=int(small),
+                                       rq_mode=int(mode), rq=rq_fast, triples=triples,
+                                       weights=_fast.pack_dw_weights(w), bias=fields["bias"])
     return KernelCall(
         func="ek_dwconv2d_s8_fast",
-        params_type="ek_dwconvf_params_t",
-        params=fp,
+        params=params,
         inputs=[x_id],
         outputs=[y_id],
         runtime_sources=("ek_dwconv_dsp.c",),
     )
 
 
-register(OpDef(name="DEPTHWISE_CONV_2D", infer_shapes=infer_shapes, macs=macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(
+    name="DEPTHWISE_CONV_2D",
+    infer_shapes=infer_shapes,
+    macs=macs,
+    run_float=run_float,
+    quant=QuantRule(int8=True, weight_axis=3, fuses_activation=True),
+    lower=lower,
+    tflite_version=versions({"int8": 3}),
+    doc=__doc__ or "",
+))

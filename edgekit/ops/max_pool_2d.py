@@ -1,22 +1,39 @@
-"""MAX_POOL_2D (int8): max over the clamped window, then the fused activation clamp."""
+"""MAX_POOL_2D (int8): max over the clamped window, then the fused activation clamp.
+
+Float: ``F.max_pool2d`` with −∞ padding. int8: the output keeps the input's quantization
+(``ek_maxpool_s8``).
+"""
 
 from __future__ import annotations
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
+from edgekit.ops.registry import SHARED, KernelCall, OpDef, QuantRule, register, versions
+
+
+def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
+    import torch.nn.functional as F
+
+    kh, kw, sh, sw = fl.pool_window(node)
+    xc = fl.nchw_pad(args[0].permute(0, 3, 1, 2), node, kh, kw, sh, sw, 1, 1, value=float("-inf"))
+    y = F.max_pool2d(xc, (kh, kw), (sh, sw))
+    return [fl.fused(node, y.permute(0, 2, 3, 1))]
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
     params, x, y = u.pool_params(graph, node)
-    return KernelCall(
-        func="ek_maxpool_s8",
-        params_type="ek_pool_params_t",
-        params=params,
-        inputs=[x.id],
-        outputs=[y.id],
-        runtime_sources=("ek_pool.c",),
-    )
+    return KernelCall(func="ek_maxpool_s8", params=params, inputs=[x.id], outputs=[y.id],
+                      runtime_sources=("ek_pool.c",))
 
 
-register(OpDef(name="MAX_POOL_2D", infer_shapes=u.pool_infer_shapes, macs=u.pool_macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(
+    name="MAX_POOL_2D",
+    infer_shapes=u.pool_infer_shapes,
+    macs=u.pool_macs,
+    run_float=run_float,
+    quant=QuantRule(int8=True, output=SHARED),
+    lower=lower,
+    tflite_version=versions({"int8": 2}),
+    doc=__doc__ or "",
+))

@@ -1,38 +1,34 @@
-"""MEAN int8 over constant axes (any set, keep_dims or not): TFLM's QuantizedMeanOrSum rounding."""
+"""MEAN int8 over constant axes (any set, keep_dims or not): TFLM's QuantizedMeanOrSum rounding.
+
+Float: ``x.mean`` over the axes. int8: sum, subtract ``zp_in·n``, one multiplier with ``1/n``
+folded in (:func:`mean_multiplier`), ``ek_mean_s8``.
+"""
 
 from __future__ import annotations
 
+from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
 from edgekit.ops import _util as u
-from edgekit.quant import tflite_math as tm
+from edgekit.ops.params import MeanParams, Multiplier
+from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
 
-def _axes(graph: Graph, node: Node) -> list[int]:
-    x = u.in_tensor(graph, node, 0)
-    rank = len(x.shape)
-    axes: list[int] = []
-    for a in u.const_int_values(graph, node, 1, "the axis operand"):
-        r = a + rank if a < 0 else a
-        if not 0 <= r < rank:
-            raise u.unsupported(node, f"axis {a} out of range for rank {rank}")
-        if r not in axes:
-            axes.append(r)
-    return axes
+def mean_multiplier(input_scale: float, output_scale: float, num_elements: int) -> tuple[int, int]:
+    """int8 MEAN's final multiplier (reduce.h ``QuantizedMeanOrSum``, compute_sum=false).
 
-
-def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
-    x = u.in_tensor(graph, node, 0)
-    axes = _axes(graph, node)
-    keep = bool(node.attrs.get("keep_dims", False))
-    out = []
-    for d, n in enumerate(x.shape):
-        if d in axes:
-            if keep:
-                out.append(1)
-        else:
-            out.append(int(n))
-    return [tuple(out)]
+    Start from ``QuantizeMultiplier(s_in/s_out)``, then fold ``1/num_elements``:
+    ``shift = min(floor(log2 n), 32, 31 + shift0)``,
+    ``m = (int64(m0) << shift) / n`` (truncating), ``shift0 − shift``.
+    """
+    m0, sh0 = nm.requantize_multiplier(input_scale, output_scale)
+    n = int(num_elements)
+    if n <= 0:
+        raise ValueError("MEAN over an empty axis")
+    s = n.bit_length() - 1
+    s = min(s, 32)
+    s = min(s, 31 + sh0)
+    m = (m0 << s) // n  # both non-negative: floor == C truncation
+    return nm.wrap_int32(m), sh0 - s
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
@@ -43,7 +39,7 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     rank = len(shape)
     if rank > u.RUNTIME_MAX_RANK:
         raise u.unsupported(node, f"rank {rank} input")
-    axes = _axes(graph, node)
+    axes = u.reduce_axes(graph, node)
     strides = [1] * rank
     for d in range(rank - 2, -1, -1):
         strides[d] = strides[d + 1] * shape[d + 1]
@@ -52,8 +48,7 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     n = u.numel(tuple(shape[d] for d in red))
     if n == 0 or u.numel(shape) == 0:
         raise u.unsupported(node, "an empty input")
-    m, s = tm.mean_multiplier(s_in, s_out, n)
-    params: dict = dict(
+    params = MeanParams(
         num_kept=len(kept),
         num_red=len(red),
         kept_dims=u.i32([shape[d] for d in kept] or [1]),
@@ -63,12 +58,10 @@ def lower(graph: Graph, node: Node) -> KernelCall:
         num_elements=n,
         input_zero_point=zp_in,
         output_zero_point=zp_out,
-        multiplier=m,
-        shift=s,
+        rescale=Multiplier(*mean_multiplier(s_in, s_out, n)),
     )
     return KernelCall(
         func="ek_mean_s8",
-        params_type="ek_mean_params_t",
         params=params,
         inputs=[x.id],
         outputs=[y.id],
@@ -76,4 +69,13 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     )
 
 
-register(OpDef(name="MEAN", infer_shapes=infer_shapes, macs=u.input_elems_macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(
+    name="MEAN",
+    infer_shapes=u.reduce_infer_shapes,
+    macs=u.input_elems_macs,
+    run_float=u.run_reduce("mean"),
+    quant=QuantRule(int8=True),
+    lower=lower,
+    tflite_version=versions({"int8": 2}),
+    doc=__doc__ or "",
+))

@@ -1,12 +1,17 @@
-"""PAD / PADV2 (int8, constant padding): pad value = the output zero point (PADV2: its constant)."""
+"""PAD / PADV2 (int8, constant padding): pad value = the output zero point (PADV2: its constant).
+
+Float: ``F.pad`` with 0 (PADV2: its constant value).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
+from edgekit.ops.params import PadParams
+from edgekit.ops.registry import SHARED, KernelCall, OpDef, QuantRule, register, versions
 
 
 def _paddings(graph: Graph, node: Node) -> list[tuple[int, int]]:
@@ -26,6 +31,17 @@ def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
     return [tuple(int(n) + a + b for n, (a, b) in zip(x.shape, _paddings(graph, node), strict=True))]
 
 
+def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
+    import torch.nn.functional as F
+
+    pads = np.asarray(ex.const_ints(node.inputs[1])).reshape(-1, 2)
+    flat: list[int] = []
+    for before, after in pads[::-1]:
+        flat += [int(before), int(after)]
+    value = float(args[2].reshape(-1)[0]) if node.op == "PADV2" and len(args) > 2 else 0.0
+    return [F.pad(args[0], flat, value=value)]
+
+
 def lower(graph: Graph, node: Node) -> KernelCall:
     x, y = u.unary_int8(graph, node)
     _, zp_out = u.per_tensor_q(node, y, "output")
@@ -43,19 +59,16 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     out_dims = [n + a + b for n, (a, b) in zip(in_dims, pads, strict=True)]
     return KernelCall(
         func="ek_pad_s8",
-        params_type="ek_pad_params_t",
-        params=dict(
-            rank=rank,
-            in_dims=u.i32(in_dims),
-            out_dims=u.i32(out_dims),
-            pad_before=u.i32([a for a, _ in pads]),
-            pad_value=pad_value,
-        ),
+        params=PadParams(rank=rank, in_dims=u.i32(in_dims), out_dims=u.i32(out_dims),
+                         pad_before=u.i32([a for a, _ in pads]), pad_value=pad_value),
         inputs=[x.id],
         outputs=[y.id],
         runtime_sources=("ek_copy.c",),
     )
 
 
-register(OpDef(name="PAD", infer_shapes=infer_shapes, macs=u.zero_macs, lower=lower, doc=__doc__ or ""))
-register(OpDef(name="PADV2", infer_shapes=infer_shapes, macs=u.zero_macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(name="PAD", infer_shapes=infer_shapes, macs=u.zero_macs, run_float=run_float,
+               quant=QuantRule(int8=True, output=SHARED), lower=lower, tflite_version=versions({"int8": 2}),
+               doc=__doc__ or ""))
+register(OpDef(name="PADV2", infer_shapes=infer_shapes, macs=u.zero_macs, run_float=run_float, lower=lower,
+               doc=__doc__ or ""))

@@ -1,28 +1,31 @@
 """RELU6 int8: TFLM clamps the input to [zp_in, q_in(6)] with no requantization (the output
-is expected to share the input's quantization; TFLM ignores the output's)."""
+is expected to share the input's quantization; TFLM ignores the output's).
+
+Float: ``clamp(x, 0, 6)``. PTQ folds a RELU6 that follows a conv/FC/ADD into it.
+"""
 
 from __future__ import annotations
 
+from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.quant import tflite_math as tm
+from edgekit.ops.params import ClampParams
+from edgekit.ops.registry import SHARED, KernelCall, OpDef, QuantRule, register, versions
+
+
+def _relu6(x):  # type: ignore[no-untyped-def]
+    return fl.act(x, "RELU6")
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
     x, y = u.unary_int8(graph, node)
     s_in, zp_in = u.per_tensor_q(node, x, "input")
-    six = tm.float_to_quantized_int8(6.0, s_in, zp_in)
-    params: dict = dict(size=u.numel(tuple(x.shape)), lower=zp_in, upper=six)
-    return KernelCall(
-        func="ek_clamp_s8",
-        params_type="ek_clamp_params_t",
-        params=params,
-        inputs=[x.id],
-        outputs=[y.id],
-        may_alias_input=(0,),
-        runtime_sources=("ek_unary.c",),
-    )
+    six = nm.float_to_quantized_int8(6.0, s_in, zp_in)
+    return KernelCall(func="ek_clamp_s8", params=ClampParams(size=u.numel(tuple(x.shape)), lower=zp_in, upper=six),
+                      inputs=[x.id], outputs=[y.id], may_alias_input=(0,), runtime_sources=("ek_unary.c",))
 
 
-register(OpDef(name="RELU6", infer_shapes=u.same_shape, macs=u.input_elems_macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(name="RELU6", infer_shapes=u.same_shape, macs=u.input_elems_macs, run_float=fl.elementwise(_relu6),
+               quant=QuantRule(int8=True, output=SHARED, fusable_as="RELU6"), lower=lower,
+               tflite_version=versions({"int8": 2}), doc=__doc__ or ""))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
+from edgekit.ops.registry import SHARED, OpDef, QuantRule, register
 
 
 def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
@@ -28,23 +29,5 @@ def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
     return [tuple(dims)]
 
 
-def lower(graph: Graph, node: Node) -> KernelCall:
-    x = u.in_tensor(graph, node, 0)
-    y = u.out_tensor(graph, node)
-    if x.dtype != y.dtype:
-        raise u.unsupported(node, f"dtype change {x.dtype} -> {y.dtype}")
-    if x.nbytes != y.nbytes:
-        raise u.unsupported(node, f"size change {tuple(x.shape)} -> {tuple(y.shape)}")
-    return KernelCall(func="", params_type="", params={}, inputs=[x.id], outputs=[y.id], is_view=True)
-
-
-register(
-    OpDef(
-        name="RESHAPE",
-        infer_shapes=infer_shapes,
-        macs=u.zero_macs,
-        lower=lower,
-        float_ok=True,
-        doc=__doc__ or "",
-    )
-)
+register(OpDef(name="RESHAPE", infer_shapes=infer_shapes, macs=u.zero_macs, run_float=fl.run_reshape,
+               quant=QuantRule(int8=True, output=SHARED), lower=u.lower_view, doc=__doc__ or ""))

@@ -1,13 +1,38 @@
-"""SOFTMAX int8 → int8 over the last axis; output must be (1/256, −128) as TFLM requires."""
+"""SOFTMAX int8 → int8 over the last axis; output must be (1/256, −128) as TFLM requires.
+
+Float: ``softmax(beta·x)`` over the last axis. int8: TFLM's fixed-point exp/sum with the input
+scaling of :func:`softmax_params` (``ek_softmax_s8``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.quant import tflite_math as tm
+from edgekit.ops.params import SoftmaxParams
+from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
+
+OUTPUT_QPARAMS = (1.0 / 256.0, -128)
+SCALED_DIFF_INTEGER_BITS = 5
+
+
+def softmax_params(beta: float, input_scale: float) -> dict[str, int]:
+    """``CalculateSoftmaxParams`` for int8 → int8: ``PreprocessSoftmaxScaling`` + diff_min."""
+    bits = SCALED_DIFF_INTEGER_BITS
+    real = min(float(nm.f32(beta)) * float(nm.f32(input_scale)) * float(1 << (31 - bits)), float((1 << 31) - 1.0))
+    mult, left_shift = nm.quantize_multiplier_greater_than_one(real)
+    diff_min = -nm.calculate_input_radius(bits, left_shift)
+    return {"input_multiplier": mult, "input_left_shift": left_shift, "diff_min": diff_min}
+
+
+def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
+    import torch
+
+    beta = float(node.attrs.get("beta", 1.0) or 1.0)
+    return [torch.softmax(args[0] * beta, dim=-1)]
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
@@ -19,16 +44,18 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     shape = tuple(x.shape) or (1,)
     depth = int(shape[-1])
     beta = float(node.attrs.get("beta", 1.0))
-    params: dict = dict(outer=u.numel(shape) // max(depth, 1), depth=depth)
-    params.update(tm.softmax_params(beta, s_in))
-    return KernelCall(
-        func="ek_softmax_s8",
-        params_type="ek_softmax_params_t",
-        params=params,
-        inputs=[x.id],
-        outputs=[y.id],
-        runtime_sources=("ek_softmax.c",),
-    )
+    params = SoftmaxParams(outer=u.numel(shape) // max(depth, 1), depth=depth, **softmax_params(beta, s_in))
+    return KernelCall(func="ek_softmax_s8", params=params, inputs=[x.id], outputs=[y.id],
+                      runtime_sources=("ek_softmax.c",))
 
 
-register(OpDef(name="SOFTMAX", infer_shapes=u.same_shape, macs=u.input_elems_macs, lower=lower, doc=__doc__ or ""))
+register(OpDef(
+    name="SOFTMAX",
+    infer_shapes=u.same_shape,
+    macs=u.input_elems_macs,
+    run_float=run_float,
+    quant=QuantRule(int8=True, output=OUTPUT_QPARAMS),
+    lower=lower,
+    tflite_version=versions({"int8": 2}),
+    doc=__doc__ or "",
+))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ir.registry import KernelCall, OpDef, register
+from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
+from edgekit.ops.registry import SHARED, OpDef, QuantRule, register
 
 
 def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
@@ -21,21 +22,5 @@ def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
     return [tuple(n for d, n in enumerate(shape) if d not in drop)]
 
 
-def lower(graph: Graph, node: Node) -> KernelCall:
-    x = u.in_tensor(graph, node, 0)
-    y = u.out_tensor(graph, node)
-    if x.dtype != y.dtype or x.nbytes != y.nbytes:
-        raise u.unsupported(node, "SQUEEZE changing dtype or size")
-    return KernelCall(func="", params_type="", params={}, inputs=[x.id], outputs=[y.id], is_view=True)
-
-
-register(
-    OpDef(
-        name="SQUEEZE",
-        infer_shapes=infer_shapes,
-        macs=u.zero_macs,
-        lower=lower,
-        float_ok=True,
-        doc=__doc__ or "",
-    )
-)
+register(OpDef(name="SQUEEZE", infer_shapes=infer_shapes, macs=u.zero_macs, run_float=fl.run_reshape,
+               quant=QuantRule(int8=True, output=SHARED), lower=u.lower_view, doc=__doc__ or ""))

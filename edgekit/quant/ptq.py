@@ -1,49 +1,44 @@
-"""Post-training quantization of a float graph to a full-int8 TFLite model (TFLite's int8 scheme).
+"""Post-training quantization of a float graph to a full-int8 graph (TFLite's int8 scheme).
 
 * activations: int8, per-tensor, asymmetric, ranges from calibration (:mod:`calibrate`);
-* weights: int8 symmetric in [−127, 127], per channel (CONV_2D axis 0, DEPTHWISE_CONV_2D
-  axis 3, FULLY_CONNECTED axis 0; per-tensor FC on request);
+* weights: int8 symmetric in [−127, 127], per channel along the op's ``QuantRule.weight_axis``
+  (per tensor on request where the op allows it: ``PTQConfig.per_channel_fc``);
 * bias: int32 with scale ``float32(s_in·s_w[c])``, zero point 0;
-* fixed output quantization: SOFTMAX and LOGISTIC ``(1/256, −128)``, TANH ``(1/128, 0)``;
-  pooling, reshape, squeeze, pad, transpose, slices and concatenation share one quantization
-  between their inputs and output (the union of the observed ranges);
-* standalone RELU/RELU6 after a conv/FC/add are fused into it; QUANTIZE/DEQUANTIZE at the
-  float boundaries are removed (DEQUANTIZE of a constant is folded).
+* outputs: the op's ``QuantRule.output`` — calibrated, fixed (SOFTMAX/LOGISTIC ``(1/256, −128)``,
+  TANH ``(1/128, 0)``), or shared between inputs and output (pooling, reshape, squeeze, pad,
+  transpose, slices, concatenation, RELU6; the union of the observed ranges);
+* activation ops that can be fused (``QuantRule.fusable_as``) after a producer that fuses them
+  are folded into it; QUANTIZE/DEQUANTIZE at the float boundaries are removed (DEQUANTIZE of a
+  constant is folded).
 
-The result is a :class:`ModelSpec` written with :func:`build_tflite`; the graph input and
-output are int8 with their quantization recorded, and the model description is a JSON object
-holding the preprocessing (``{"edgekit": 1, "preprocess": {...}, ...}``) so that ``eval``
-and ``deploy`` feed the model exactly what calibration assumed.
+Every per-op fact comes from the op's registry entry (:mod:`edgekit.ops.registry`). The result
+is a quantized :class:`Graph` (int8 input and output with their quantization recorded) whose
+description is a JSON object holding the preprocessing (``{"edgekit": 1, "preprocess": {...}}``)
+so that ``eval`` and ``deploy`` feed the model exactly what calibration assumed. Its
+``source_hash`` is that of its TFLite serialization (:mod:`edgekit.export`), the bytes
+``edgekit quantize`` writes.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from edgekit.data import Preprocess
-from edgekit.deployment import model_description, read_description
 from edgekit.errors import DataError, UnsupportedOpError
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
-from edgekit.ir.graph import Graph, Node
+from edgekit.export import graph_to_tflite
+from edgekit.ir.graph import Graph, Node, QuantParams, Tensor, fnv1a32
+from edgekit.metadata import model_description, read_description
+from edgekit.ops.registry import NOT_QUANTIZABLE, SHARED, OpDef, QuantRule, get_op, lookup, quantizable_ops
 from edgekit.quant.calibrate import CalibrationResult, calibrate
 from edgekit.quant.observers import qparams_for_range
 
-__all__ = ["PTQConfig", "PTQResult", "INT8_OPS", "prepare_graph", "quantize_graph", "model_description",
+__all__ = ["PTQConfig", "PTQResult", "prepare_graph", "quantize_graph", "activation_qparams", "model_description",
            "read_description"]
-
-#: Ops the int8 path quantizes (each lowers onto an existing C kernel).
-INT8_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D",
-            "MAX_POOL_2D", "MEAN", "RESHAPE", "SQUEEZE", "CONCATENATION", "PAD", "SOFTMAX", "LOGISTIC",
-            "RELU", "RELU6")
-_SHARED_Q_OPS = ("RESHAPE", "SQUEEZE", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "CONCATENATION",
-                 "TRANSPOSE", "STRIDED_SLICE", "EXPAND_DIMS", "RELU6")  # TFLM's RELU6 keeps the input q
-_FIXED_OUT_Q = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128), "TANH": (1.0 / 128.0, 0)}
-_FUSABLE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL")
-_WEIGHT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
 
 
 @dataclass
@@ -58,12 +53,16 @@ class PTQConfig:
 
 @dataclass
 class PTQResult:
-    tflite: bytes
-    spec: ModelSpec
+    graph: Graph  # the quantized graph
     calibration: CalibrationResult
     preprocess: Preprocess
     qparams: dict[int, tuple[float, int]]  # prepared-graph tensor id -> activation (scale, zp)
-    graph: Graph  # the prepared float graph (fused, boundary ops removed)
+    prepared: Graph  # the prepared float graph (fused, boundary ops removed)
+
+    @cached_property
+    def tflite(self) -> bytes:
+        """The quantized graph as a TFLite flatbuffer (the bytes `edgekit quantize` writes)."""
+        return graph_to_tflite(self.graph)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -83,6 +82,11 @@ def _rewire(graph: Graph, old: int, new: int) -> None:
     for node in graph.nodes:
         node.inputs = [new if t == old else t for t in node.inputs]
     graph.outputs = [new if t == old else t for t in graph.outputs]
+
+
+def _rule(node: Node) -> QuantRule:
+    opdef = lookup(node.op)
+    return NOT_QUANTIZABLE if opdef is None else opdef.quant
 
 
 def prepare_graph(graph: Graph) -> Graph:
@@ -113,13 +117,14 @@ def prepare_graph(graph: Graph) -> Graph:
     fused: set[int] = set()
     producer = {t: n for n in g.nodes for t in n.outputs}
     for node in g.nodes:
-        if node.op not in ("RELU", "RELU6") or node.inputs[0] not in producer:
+        as_act = _rule(node).fusable_as
+        if as_act is None or node.inputs[0] not in producer:
             continue
         prev = producer[node.inputs[0]]
-        if (prev.op in _FUSABLE and prev.attrs.get("fused_activation_function", "NONE") == "NONE"
+        if (_rule(prev).fuses_activation and prev.attrs.get("fused_activation_function", "NONE") == "NONE"
                 and len(cons.get(prev.outputs[0], [])) == 1 and prev.outputs[0] not in g.outputs
                 and prev.index not in fused):
-            prev.attrs["fused_activation_function"] = node.op
+            prev.attrs["fused_activation_function"] = as_act
             prev.outputs = [node.outputs[0]]
             fused.add(node.index)
     g.nodes = [n for n in g.nodes if n.index not in fused]
@@ -151,7 +156,7 @@ class _Groups:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _input_qparams(pre: Preprocess) -> tuple[float, int] | None:
+def pixel_input_qparams(pre: Preprocess) -> tuple[float, int] | None:
     """Exact int8 quantization of pixel inputs 0..255 under the preprocessing's affine map."""
     if not pre.is_image:
         return None
@@ -174,12 +179,13 @@ def activation_qparams(graph: Graph, ranges: dict[int, tuple[float, float]],
     groups = _Groups()
     fixed: dict[int, tuple[float, int]] = {}
     for node in graph.nodes:
-        if node.op in _SHARED_Q_OPS:
+        out_rule = _rule(node).output
+        if out_rule == SHARED:
             acts = [t for t in node.inputs if t >= 0 and not graph.tensors[t].is_const]
             for t in acts + list(node.outputs):
                 groups.union(acts[0], t)
-        if node.op in _FIXED_OUT_Q:
-            fixed[node.outputs[0]] = _FIXED_OUT_Q[node.op]
+        elif isinstance(out_rule, tuple):
+            fixed[node.outputs[0]] = out_rule
     if input_q is not None:
         for tid in graph.inputs:
             fixed[tid] = input_q
@@ -221,63 +227,75 @@ def _finish_weights(w64: np.ndarray, scales: np.ndarray, axis: int | None) -> np
 
 
 # ------------------------------------------------------------------------------------------------
-# spec emission
+# the quantized graph
 
 
 def _options(node: Node) -> dict[str, Any]:
     return {k: v for k, v in node.attrs.items() if v is not None}
 
 
-class _SpecBuilder:
+class _QuantizedGraphBuilder:
+    """Builds the int8 graph from the prepared float graph and the activation quantization."""
+
     def __init__(self, graph: Graph, qp: dict[int, tuple[float, int]], per_channel_fc: bool) -> None:
         self.g = graph
         self.qp = qp
         self.per_channel_fc = per_channel_fc
-        self.tensors: list[TensorSpec] = []
-        self.index: dict[int, int] = {}
+        self.tensors: list[Tensor] = []
+        self.index: dict[tuple[str, int], int] = {}
 
-    def add(self, t: TensorSpec) -> int:
-        self.tensors.append(t)
-        return len(self.tensors) - 1
+    def add(self, name: str, shape: tuple[int, ...], dtype: str, data: np.ndarray | None = None,
+            scale: np.ndarray | list[float] | None = None, zero_point: list[int] | None = None,
+            axis: int = 0) -> int:
+        quant = None
+        if scale is not None:
+            zps = zero_point if zero_point is not None else [0] * len(scale)
+            quant = QuantParams(scale=np.asarray(scale, dtype=np.float32).reshape(-1),
+                                zero_point=np.asarray(zps, dtype=np.int64).reshape(-1), axis=int(axis))
+        tid = len(self.tensors)
+        self.tensors.append(Tensor(id=tid, name=name, shape=tuple(int(d) for d in shape), dtype=dtype, data=data,
+                                   quant=quant))
+        return tid
 
     def act(self, tid: int) -> int:
-        if tid not in self.index:
+        key = ("act", tid)
+        if key not in self.index:
             t = self.g.tensors[tid]
             if tid not in self.qp:
                 raise DataError(f"tensor {t.name} was never calibrated")
             s, z = self.qp[tid]
-            self.index[tid] = self.add(TensorSpec(t.name, t.shape, "int8", scale=[s], zero_point=[z]))
-        return self.index[tid]
+            self.index[key] = self.add(t.name, t.shape, "int8", scale=[s], zero_point=[z])
+        return self.index[key]
 
     def plain_const(self, tid: int) -> int:
         """An integer operand (shapes, axes, paddings) kept as it is."""
-        key = -1000 - tid
+        key = ("int", tid)
         if key not in self.index:
             t = self.g.tensors[tid]
             assert t.data is not None
             data = t.data if t.data.dtype.kind in "iu" else t.data.astype(np.int32)
-            self.index[key] = self.add(TensorSpec(t.name, t.shape, str(data.dtype), data=data))
+            self.index[key] = self.add(t.name, t.shape, str(data.dtype), data=data)
         return self.index[key]
 
     def const_act(self, tid: int) -> int:
         """A float constant used as an activation operand (ADD/MUL/CONCAT): per-tensor int8."""
-        key = -2000000 - tid
+        key = ("const_act", tid)
         if key not in self.index:
             t = self.g.tensors[tid]
             assert t.data is not None
             data = t.data.astype(np.float64)
             s, z = qparams_for_range(float(data.min()), float(data.max()))
             q = np.clip(np.round(data / s) + z, -128, 127).astype(np.int8)
-            self.index[key] = self.add(TensorSpec(t.name, t.shape, "int8", data=q, scale=[s], zero_point=[z]))
+            self.index[key] = self.add(t.name, t.shape, "int8", data=q, scale=[s], zero_point=[z])
         return self.index[key]
 
-    def weighted(self, node: Node) -> list[int]:
+    def weighted(self, node: Node, opdef: OpDef) -> list[int]:
         x, w_id = node.inputs[0], node.inputs[1]
         w = self.g.tensors[w_id]
         if w.data is None:
             raise UnsupportedOpError(f"{node.label}: a non-constant filter cannot be quantized by PTQ")
-        axis: int | None = _WEIGHT_AXIS[node.op]
-        if node.op == "FULLY_CONNECTED" and not self.per_channel_fc:
+        axis: int | None = opdef.quant.weight_axis
+        if opdef.quant.per_tensor_weights and not self.per_channel_fc:
             axis = None
         s_in = np.float32(self.qp[x][0])
         amax, w64 = _abs_max(w.data, axis)
@@ -297,28 +315,24 @@ class _SpecBuilder:
         scales = scales.astype(np.float32)
         wq = _finish_weights(w64, scales, axis)
         qdim = axis if axis is not None else 0
-        w_idx = self.add(TensorSpec(w.name, w.shape, "int8", data=wq, scale=scales.tolist(),
-                                    zero_point=[0] * n_ch, quantized_dimension=qdim))
-        ins = [self.act(x), w_idx]
+        ins = [self.act(x)]
+        ins.append(self.add(w.name, w.shape, "int8", data=wq, scale=scales, zero_point=[0] * n_ch, axis=qdim))
         if bias is not None:
             bt = self.g.tensors[b_id]
             n_out = bias.size
             b_scale = (s_in * np.broadcast_to(scales, (n_out,)).astype(np.float32)).astype(np.float32)
             bq = np.clip(np.round(bias / b_scale.astype(np.float64)), -(2**31), 2**31 - 1).astype(np.int32)
-            ins.append(self.add(TensorSpec(bt.name, bt.shape, "int32", data=bq,
-                                           scale=b_scale.tolist() if n_ch > 1 else [float(b_scale[0])],
-                                           zero_point=[0] * (n_ch if n_ch > 1 else 1))))
+            ins.append(self.add(bt.name, bt.shape, "int32", data=bq,
+                                scale=b_scale if n_ch > 1 else [float(b_scale[0])],
+                                zero_point=[0] * (n_ch if n_ch > 1 else 1)))
         elif len(node.inputs) > 2:
             ins.append(-1)
         return ins
 
-    def op(self, node: Node) -> OpSpec:
-        if node.op not in INT8_OPS:
-            raise UnsupportedOpError(
-                f"PTQ cannot quantize {node.op} ({node.label}): edgekit has no int8 kernel for it; "
-                f"int8 ops: {', '.join(INT8_OPS)}")
-        if node.op in _WEIGHT_AXIS:
-            ins = self.weighted(node)
+    def op(self, node: Node, k: int) -> Node:
+        opdef = get_op(node)  # prepared graphs hold known, quantizable ops only
+        if opdef.quant.weight_axis is not None:
+            ins = self.weighted(node, opdef)
         else:
             ins = []
             for pos, tid in enumerate(node.inputs):
@@ -326,12 +340,18 @@ class _SpecBuilder:
                     ins.append(-1)
                 elif not self.g.tensors[tid].is_const:
                     ins.append(self.act(tid))
-                elif node.op in ("ADD", "SUB", "MUL", "CONCATENATION") or (pos == 0):
+                elif opdef.quant.activation_operands or pos == 0:
                     ins.append(self.const_act(tid))
                 else:
                     ins.append(self.plain_const(tid))
         outs = [self.act(t) for t in node.outputs]
-        return OpSpec(node.op, ins, outs, _options(node))
+        return Node(index=k, op=node.op, inputs=ins, outputs=outs, attrs=_options(node))
+
+
+def _not_quantizable(node: Node) -> UnsupportedOpError:
+    return UnsupportedOpError(
+        f"PTQ cannot quantize {node.op} ({node.label}): edgekit has no int8 kernel for it; "
+        f"int8 ops: {', '.join(quantizable_ops())}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -354,21 +374,21 @@ def quantize_graph(graph: Graph, calib: np.ndarray, preprocess: Preprocess, conf
                                  f"{len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
     g = prepare_graph(graph)
     for node in g.nodes:
-        if node.op not in INT8_OPS:
-            raise UnsupportedOpError(
-                f"PTQ cannot quantize {node.op} ({node.label}): edgekit has no int8 kernel for it; "
-                f"int8 ops: {', '.join(INT8_OPS)}")
+        if not _rule(node).int8:
+            raise _not_quantizable(node)
     cal = calibrate(g, calib, cfg.observer, device=cfg.device, batch_size=cfg.batch_size,
                     progress=cfg.progress, observer_options=cfg.observer_options)
-    qp = activation_qparams(g, cal.ranges, input_qparams or _input_qparams(preprocess))
-    sb = _SpecBuilder(g, qp, cfg.per_channel_fc)
-    inputs = [sb.act(t) for t in g.inputs]
-    ops = [sb.op(n) for n in g.nodes]
-    outputs = [sb.act(t) for t in g.outputs]
+    qp = activation_qparams(g, cal.ranges, input_qparams or pixel_input_qparams(preprocess))
+    qb = _QuantizedGraphBuilder(g, qp, cfg.per_channel_fc)
+    inputs = [qb.act(t) for t in g.inputs]
+    nodes = [qb.op(n, k) for k, n in enumerate(g.nodes)]
+    outputs = [qb.act(t) for t in g.outputs]
     s_in, zp_in = qp[g.inputs[0]]
     int8_pre = replace(preprocess, dtype="int8", input_scale=s_in, input_zero_point=zp_in)
     extra = {"method": "ptq", "observer": cfg.observer, "calibration_samples": cal.samples,
              **(description or {})}
-    spec = ModelSpec(sb.tensors, ops, inputs, outputs, description=model_description(int8_pre, **extra))
-    return PTQResult(tflite=build_tflite(spec), spec=spec, calibration=cal, preprocess=int8_pre,
-                     qparams=qp, graph=g)
+    q = Graph(tensors=qb.tensors, nodes=nodes, inputs=inputs, outputs=outputs, name=graph.name,
+              description=model_description(int8_pre, **extra))
+    result = PTQResult(graph=q, calibration=cal, preprocess=int8_pre, qparams=qp, prepared=g)
+    q.source_hash = fnv1a32(result.tflite)
+    return result

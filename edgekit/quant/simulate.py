@@ -4,7 +4,8 @@ The float graph runs in torch with:
 
 * weights: the constant filters of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and the
   constant operand of BATCH_MATMUL rounded to symmetric int8 [−127, 127] per output channel
-  (the same axes and scales as :mod:`ptq`); biases stay float (int32 in the deployable path);
+  (the same axes and scales as :mod:`ptq`: the ops' ``QuantRule.weight_axis``); biases stay
+  float (int32 in the deployable path);
 * activations: every graph input and node output rounded to per-tensor asymmetric int8 with
   the (scale, zero point) the deployable path would pick (:func:`ptq.activation_qparams` over
   the calibrated ranges: shared groups, fixed SOFTMAX/LOGISTIC output quantization);
@@ -22,14 +23,14 @@ import torch
 
 from edgekit.data import Preprocess
 from edgekit.ir.graph import Graph
+from edgekit.ops.registry import lookup
 from edgekit.quant.calibrate import CalibrationResult, calibrate
 from edgekit.quant.float_exec import FloatExecutor
-from edgekit.quant.ptq import _input_qparams, activation_qparams, prepare_graph
+from edgekit.quant.ptq import activation_qparams, pixel_input_qparams, prepare_graph
 
 __all__ = ["SimulatedModel", "simulate_ptq", "fake_quant_weight", "LABEL"]
 
 LABEL = "simulated (fake-quant in torch), not deployable yet"
-_WEIGHT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
 
 
 def fake_quant_weight(w: np.ndarray, axis: int) -> np.ndarray:
@@ -48,9 +49,11 @@ def _weight_axes(graph: Graph) -> dict[int, int]:
     """Constant weight tensor id -> its per-channel axis."""
     axes: dict[int, int] = {}
     for node in graph.nodes:
-        if node.op in _WEIGHT_AXIS:
+        opdef = lookup(node.op)
+        weight_axis = None if opdef is None else opdef.quant.weight_axis
+        if weight_axis is not None:
             if graph.tensors[node.inputs[1]].is_const:
-                axes[node.inputs[1]] = _WEIGHT_AXIS[node.op]
+                axes[node.inputs[1]] = weight_axis
         elif node.op == "BATCH_MATMUL":
             a, b = node.inputs[0], node.inputs[1]
             if graph.tensors[b].is_const:  # (…, K, N): channels are the N outputs
@@ -114,7 +117,7 @@ def simulate_ptq(graph: Graph, calib_x: np.ndarray, observer: str = "minmax", de
     """
     g = prepare_graph(graph)
     cal = calibrate(g, calib_x, observer, device=device, batch_size=batch_size, progress=progress)
-    input_q = _input_qparams(preprocess) if preprocess is not None else None
+    input_q = pixel_input_qparams(preprocess) if preprocess is not None else None
     qp = activation_qparams(g, cal.ranges, input_q)
     ex = _FakeQuantExecutor(g, torch.device(cal.device), _weight_axes(g))
     return SimulatedModel(graph=g, qparams=qp, calibration=cal, executor=ex)

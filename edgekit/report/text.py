@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from edgekit.fit import fit_table, fmt_bytes
 from edgekit.validate import ValidationResult
+
+__all__ = ["WIDTH", "RULE", "fit_table", "fmt_bytes", "usage_line", "render_text"]
 
 WIDTH = 100
 RULE = "─" * WIDTH
-
-
-def fmt_bytes(n: int | float) -> str:
-    """`171234` → `171,234 B`."""
-    return f"{int(n):,} B"
 
 
 def usage_line(label: str, used: int, total: int | None) -> str:
@@ -20,21 +18,6 @@ def usage_line(label: str, used: int, total: int | None) -> str:
     verdict = "PASS" if used <= total else f"FAIL (over by {fmt_bytes(used - total)})"
     core = f"{label} {fmt_bytes(used)} of {fmt_bytes(total)} ({100.0 * used / total:.1f} %)"
     return f"{core:<56}{verdict}"
-
-
-def fit_table(needs: dict[str, int], board_has: dict[str, int]) -> str:
-    """The budget table shown when a model does not fit: need, have, margin, verdict per resource."""
-    header = f"{'resource':<14}{'needs':>15}{'board has':>15}{'margin':>16}   verdict"
-    lines = [header, "─" * len(header)]
-    for name, need in needs.items():
-        have = board_has.get(name)
-        if have is None:
-            lines.append(f"{name:<14}{fmt_bytes(need):>15}{'?':>15}{'?':>16}   unknown")
-            continue
-        margin = have - need
-        verdict = "fits" if margin >= 0 else "DOES NOT FIT"
-        lines.append(f"{name:<14}{fmt_bytes(need):>15}{fmt_bytes(have):>15}{margin:>+14,} B   {verdict}")
-    return "\n".join(lines)
 
 
 def render_text(result: ValidationResult, *, top_layers: int = 10) -> str:

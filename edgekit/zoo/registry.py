@@ -150,14 +150,16 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 def save_for_frontend(name: str, path: Path | str) -> Path:
     """Write zoo model `name` (committed weights) as the PyTorch front end's checkpoint form
-    (``{"edgekit_torch": 1, "arch", "state_dict", "input_shape", "preprocess"}``), the file that
-    ``edgekit quantize`` / ``eval`` take. Loading it needs :mod:`edgekit.zoo` imported (it fills
-    the front end's architecture table)."""
+    (``{"edgekit_torch": 1, "module", "arch", "state_dict", "input_shape", "preprocess"}``), the
+    file every command that reads models takes (``edgekit zoo export``). The pickled ``module``
+    loads by itself (its classes live in :mod:`edgekit.zoo.models`); ``arch`` + ``state_dict``
+    rebuild it from the zoo's table when :mod:`edgekit.zoo` is imported."""
     model, entry = load_zoo_model(name)
     path = Path(path)
     torch.save(
         {
             "edgekit_torch": 1,
+            "module": model,
             "arch": name,
             "kwargs": {},
             "state_dict": model.state_dict(),

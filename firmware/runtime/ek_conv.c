@@ -1,91 +1,91 @@
 /* edgekit runtime: CONV_2D and DEPTHWISE_CONV_2D, int8 (bit-exact with TFLM reference). */
 #include "ek_runtime.h"
 
-void ek_conv2d_s8(const ek_conv_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
+void ek_conv2d_s8(const ek_conv2d_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
 {
     const int8_t *in = (const int8_t *)inputs[0];
     int8_t *out = (int8_t *)outputs[0];
-    const int32_t groups = p->in_c / p->filter_in_c;
-    const int32_t filters_per_group = p->out_c / groups;
+    const int32_t groups = p->geom.in_c / p->filter_in_c;
+    const int32_t filters_per_group = p->geom.out_c / groups;
     int32_t b, oy, ox, oc, ky, kx, ic;
     (void)scratch;
-    for (b = 0; b < p->batches; ++b) {
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int8_t *o = out + (((int64_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                for (oc = 0; oc < p->out_c; ++oc) {
+    for (b = 0; b < p->geom.batches; ++b) {
+        for (oy = 0; oy < p->geom.out_h; ++oy) {
+            const int32_t iy0 = oy * p->geom.stride_h - p->geom.pad_h;
+            for (ox = 0; ox < p->geom.out_w; ++ox) {
+                const int32_t ix0 = ox * p->geom.stride_w - p->geom.pad_w;
+                int8_t *o = out + (((int64_t)b * p->geom.out_h + oy) * p->geom.out_w + ox) * p->geom.out_c;
+                for (oc = 0; oc < p->geom.out_c; ++oc) {
                     const int32_t group = oc / filters_per_group;
-                    const int8_t *wbase = p->weights + (int64_t)oc * p->k_h * p->k_w * p->filter_in_c;
+                    const int8_t *wbase = p->weights + (int64_t)oc * p->geom.k_h * p->geom.k_w * p->filter_in_c;
                     int32_t acc = 0;
-                    for (ky = 0; ky < p->k_h; ++ky) {
-                        const int32_t iy = iy0 + p->dil_h * ky;
-                        if (iy < 0 || iy >= p->in_h) {
+                    for (ky = 0; ky < p->geom.k_h; ++ky) {
+                        const int32_t iy = iy0 + p->geom.dil_h * ky;
+                        if (iy < 0 || iy >= p->geom.in_h) {
                             continue;
                         }
-                        for (kx = 0; kx < p->k_w; ++kx) {
-                            const int32_t ix = ix0 + p->dil_w * kx;
+                        for (kx = 0; kx < p->geom.k_w; ++kx) {
+                            const int32_t ix = ix0 + p->geom.dil_w * kx;
                             const int8_t *ip;
                             const int8_t *wp;
-                            if (ix < 0 || ix >= p->in_w) {
+                            if (ix < 0 || ix >= p->geom.in_w) {
                                 continue;
                             }
-                            ip = in + (((int64_t)b * p->in_h + iy) * p->in_w + ix) * p->in_c +
+                            ip = in + (((int64_t)b * p->geom.in_h + iy) * p->geom.in_w + ix) * p->geom.in_c +
                                  (int64_t)group * p->filter_in_c;
-                            wp = wbase + ((int64_t)ky * p->k_w + kx) * p->filter_in_c;
+                            wp = wbase + ((int64_t)ky * p->geom.k_w + kx) * p->filter_in_c;
                             for (ic = 0; ic < p->filter_in_c; ++ic) {
                                 acc = ek_wrap_add(acc, (int32_t)wp[ic] * ((int32_t)ip[ic] + p->input_offset));
                             }
                         }
                     }
                     acc = ek_wrap_add(acc, p->bias[oc]);
-                    acc = ek_mbqm(acc, p->out_mult[oc], p->out_shift[oc]);
-                    acc += p->output_offset;
-                    o[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+                    acc = ek_mbqm(acc, p->rq.mult[oc], p->rq.shift[oc]);
+                    acc += p->rq.output_offset;
+                    o[oc] = (int8_t)ek_clamp32(acc, p->rq.act_min, p->rq.act_max);
                 }
             }
         }
     }
 }
 
-void ek_dwconv2d_s8(const ek_dwconv_params_t *p, const void *const *inputs, void *const *outputs,
+void ek_dwconv2d_s8(const ek_dwconv2d_params_t *p, const void *const *inputs, void *const *outputs,
                     void *scratch)
 {
     const int8_t *in = (const int8_t *)inputs[0];
     int8_t *out = (int8_t *)outputs[0];
     int32_t b, oy, ox, ic, m, ky, kx;
     (void)scratch;
-    for (b = 0; b < p->batches; ++b) {
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int8_t *o = out + (((int64_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                for (ic = 0; ic < p->in_c; ++ic) {
+    for (b = 0; b < p->geom.batches; ++b) {
+        for (oy = 0; oy < p->geom.out_h; ++oy) {
+            const int32_t iy0 = oy * p->geom.stride_h - p->geom.pad_h;
+            for (ox = 0; ox < p->geom.out_w; ++ox) {
+                const int32_t ix0 = ox * p->geom.stride_w - p->geom.pad_w;
+                int8_t *o = out + (((int64_t)b * p->geom.out_h + oy) * p->geom.out_w + ox) * p->geom.out_c;
+                for (ic = 0; ic < p->geom.in_c; ++ic) {
                     for (m = 0; m < p->depth_multiplier; ++m) {
                         const int32_t oc = m + ic * p->depth_multiplier;
                         int32_t acc = 0;
-                        for (ky = 0; ky < p->k_h; ++ky) {
-                            const int32_t iy = iy0 + p->dil_h * ky;
-                            if (iy < 0 || iy >= p->in_h) {
+                        for (ky = 0; ky < p->geom.k_h; ++ky) {
+                            const int32_t iy = iy0 + p->geom.dil_h * ky;
+                            if (iy < 0 || iy >= p->geom.in_h) {
                                 continue;
                             }
-                            for (kx = 0; kx < p->k_w; ++kx) {
-                                const int32_t ix = ix0 + p->dil_w * kx;
+                            for (kx = 0; kx < p->geom.k_w; ++kx) {
+                                const int32_t ix = ix0 + p->geom.dil_w * kx;
                                 int32_t iv, wv;
-                                if (ix < 0 || ix >= p->in_w) {
+                                if (ix < 0 || ix >= p->geom.in_w) {
                                     continue;
                                 }
-                                iv = in[(((int64_t)b * p->in_h + iy) * p->in_w + ix) * p->in_c + ic];
-                                wv = p->weights[((int64_t)ky * p->k_w + kx) * p->out_c + oc];
+                                iv = in[(((int64_t)b * p->geom.in_h + iy) * p->geom.in_w + ix) * p->geom.in_c + ic];
+                                wv = p->weights[((int64_t)ky * p->geom.k_w + kx) * p->geom.out_c + oc];
                                 acc = ek_wrap_add(acc, wv * (iv + p->input_offset));
                             }
                         }
                         acc = ek_wrap_add(acc, p->bias[oc]);
-                        acc = ek_mbqm(acc, p->out_mult[oc], p->out_shift[oc]);
-                        acc += p->output_offset;
-                        o[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+                        acc = ek_mbqm(acc, p->rq.mult[oc], p->rq.shift[oc]);
+                        acc += p->rq.output_offset;
+                        o[oc] = (int8_t)ek_clamp32(acc, p->rq.act_min, p->rq.act_max);
                     }
                 }
             }

@@ -36,60 +36,60 @@ static void ek_fill(uint32_t *dst, uint32_t pair, int32_t n, int32_t stride)
 }
 
 /* im2col of output pixel (b, oy, ox) into dst (stride words per 4-tap group) */
-static void ek_im2col(const ek_convf_params_t *p, const int8_t *in, int32_t b, int32_t oy, int32_t ox,
+static void ek_im2col(const ek_conv2d_gemm_params_t *p, const int8_t *in, int32_t b, int32_t oy, int32_t ox,
                       uint32_t *dst, int32_t stride, int8_t *stage)
 {
-    const int32_t iy0 = oy * p->stride_h - p->pad_h;
-    const int32_t ix0 = ox * p->stride_w - p->pad_w;
-    const int32_t in_c = p->in_c;
-    const int8_t *img = in + (int32_t)b * p->in_h * p->in_w * in_c;
+    const int32_t iy0 = oy * p->geom.stride_h - p->geom.pad_h;
+    const int32_t ix0 = ox * p->geom.stride_w - p->geom.pad_w;
+    const int32_t in_c = p->geom.in_c;
+    const int8_t *img = in + (int32_t)b * p->geom.in_h * p->geom.in_w * in_c;
     int32_t ky, kx;
     if ((in_c & 3) == 0) {
         /* direct: every (ky, kx) segment is a whole number of 4-tap groups */
         const uint32_t zp2 = ((uint32_t)p->pad_value & 0xFFFFu) | ((uint32_t)p->pad_value << 16);
         const int32_t seg_groups = in_c >> 2;
-        for (ky = 0; ky < p->k_h; ++ky) {
-            const int32_t iy = iy0 + ky * p->dil_h;
-            if (iy < 0 || iy >= p->in_h) {
-                ek_fill(dst, zp2, p->k_w * in_c, stride);
-                dst += stride * seg_groups * p->k_w;
+        for (ky = 0; ky < p->geom.k_h; ++ky) {
+            const int32_t iy = iy0 + ky * p->geom.dil_h;
+            if (iy < 0 || iy >= p->geom.in_h) {
+                ek_fill(dst, zp2, p->geom.k_w * in_c, stride);
+                dst += stride * seg_groups * p->geom.k_w;
                 continue;
             }
-            if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-                ek_expand(dst, img + (iy * p->in_w + ix0) * in_c, p->k_w * in_c, stride);
-                dst += stride * seg_groups * p->k_w;
+            if (p->geom.dil_w == 1 && ix0 >= 0 && ix0 + p->geom.k_w <= p->geom.in_w) {
+                ek_expand(dst, img + (iy * p->geom.in_w + ix0) * in_c, p->geom.k_w * in_c, stride);
+                dst += stride * seg_groups * p->geom.k_w;
                 continue;
             }
-            for (kx = 0; kx < p->k_w; ++kx) {
-                const int32_t ix = ix0 + kx * p->dil_w;
-                if (ix < 0 || ix >= p->in_w) {
+            for (kx = 0; kx < p->geom.k_w; ++kx) {
+                const int32_t ix = ix0 + kx * p->geom.dil_w;
+                if (ix < 0 || ix >= p->geom.in_w) {
                     ek_fill(dst, zp2, in_c, stride);
                 } else {
-                    ek_expand(dst, img + (iy * p->in_w + ix) * in_c, in_c, stride);
+                    ek_expand(dst, img + (iy * p->geom.in_w + ix) * in_c, in_c, stride);
                 }
                 dst += stride * seg_groups;
             }
         }
     } else {
         int8_t *s = stage;
-        for (ky = 0; ky < p->k_h; ++ky) {
-            const int32_t iy = iy0 + ky * p->dil_h;
-            if (iy < 0 || iy >= p->in_h) {
-                memset(s, p->pad_value, (size_t)(p->k_w * in_c));
-                s += p->k_w * in_c;
+        for (ky = 0; ky < p->geom.k_h; ++ky) {
+            const int32_t iy = iy0 + ky * p->geom.dil_h;
+            if (iy < 0 || iy >= p->geom.in_h) {
+                memset(s, p->pad_value, (size_t)(p->geom.k_w * in_c));
+                s += p->geom.k_w * in_c;
                 continue;
             }
-            if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-                memcpy(s, img + (iy * p->in_w + ix0) * in_c, (size_t)(p->k_w * in_c));
-                s += p->k_w * in_c;
+            if (p->geom.dil_w == 1 && ix0 >= 0 && ix0 + p->geom.k_w <= p->geom.in_w) {
+                memcpy(s, img + (iy * p->geom.in_w + ix0) * in_c, (size_t)(p->geom.k_w * in_c));
+                s += p->geom.k_w * in_c;
                 continue;
             }
-            for (kx = 0; kx < p->k_w; ++kx) {
-                const int32_t ix = ix0 + kx * p->dil_w;
-                if (ix < 0 || ix >= p->in_w) {
+            for (kx = 0; kx < p->geom.k_w; ++kx) {
+                const int32_t ix = ix0 + kx * p->geom.dil_w;
+                if (ix < 0 || ix >= p->geom.in_w) {
                     memset(s, p->pad_value, (size_t)in_c);
                 } else {
-                    memcpy(s, img + (iy * p->in_w + ix) * in_c, (size_t)in_c);
+                    memcpy(s, img + (iy * p->geom.in_w + ix) * in_c, (size_t)in_c);
                 }
                 s += in_c;
             }
@@ -116,26 +116,26 @@ static inline int32_t ek_rq_add(int32_t x, int32_t m, int32_t r, int32_t d, int3
     return (y + d + ((y >> 31) & n)) >> r;
 }
 
-static void ek_addk_init(ek_addk_t *k, const ek_convf_params_t *p)
+static void ek_addk_init(ek_addk_t *k, const ek_conv2d_gemm_params_t *p)
 {
-    k->off1 = p->add_input1_offset;
-    k->off2 = p->add_input2_offset;
-    k->ls = p->add_left_shift;
-    k->m1 = p->add_input1_multiplier;
-    k->r1 = -p->add_input1_shift;
-    k->m2 = p->add_input2_multiplier;
-    k->r2 = -p->add_input2_shift;
-    k->mo = p->add_output_multiplier;
-    k->ro = -p->add_output_shift;
+    k->off1 = p->add.input1_offset;
+    k->off2 = p->add.input2_offset;
+    k->ls = p->add.left_shift;
+    k->m1 = p->add.input1.multiplier;
+    k->r1 = -p->add.input1.shift;
+    k->m2 = p->add.input2.multiplier;
+    k->r2 = -p->add.input2.shift;
+    k->mo = p->add.output.multiplier;
+    k->ro = -p->add.output.shift;
     k->d1 = k->r1 ? (int32_t)1 << (k->r1 - 1) : 0;
     k->n1 = k->r1 ? -1 : 0;
     k->d2 = k->r2 ? (int32_t)1 << (k->r2 - 1) : 0;
     k->n2 = k->r2 ? -1 : 0;
     k->d_o = k->ro ? (int32_t)1 << (k->ro - 1) : 0;
     k->n_o = k->ro ? -1 : 0;
-    k->out_off = p->add_output_offset;
-    k->amin = p->add_act_min;
-    k->amax = p->add_act_max;
+    k->out_off = p->add.output_offset;
+    k->amin = p->add.act_min;
+    k->amax = p->add.act_max;
 }
 
 /* TFLM int8 ADD of the conv result v and the residual value res (|shifted| < 2^28 always) */
@@ -151,13 +151,13 @@ static inline int8_t ek_fused_add(const ek_addk_t *restrict k, int32_t v, int32_
 }
 
 /* generic requantization (TFLM double rounding; SMMULR when requant_small) */
-static inline int32_t ek_out_generic(const ek_convf_params_t *restrict p, int32_t acc, int32_t c)
+static inline int32_t ek_out_generic(const ek_conv2d_gemm_params_t *restrict p, int32_t acc, int32_t c)
 {
-    int32_t v = p->requant_small ? ek_requant_small(acc, p->out_mult[c], p->out_shift[c])
-                                 : ek_requant_fast(acc, p->out_mult[c], p->out_shift[c]);
-    v += p->output_offset;
-    v = v < p->act_min ? p->act_min : v;
-    v = v > p->act_max ? p->act_max : v;
+    int32_t v = p->requant_small ? ek_requant_small(acc, p->rq.mult[c], p->rq.shift[c])
+                                 : ek_requant_fast(acc, p->rq.mult[c], p->rq.shift[c]);
+    v += p->rq.output_offset;
+    v = v < p->rq.act_min ? p->rq.act_min : v;
+    v = v > p->rq.act_max ? p->rq.act_max : v;
     return v;
 }
 
@@ -178,15 +178,16 @@ static inline int32_t ek_ssat8(int32_t v)
 #endif
 }
 
-/* mode 0: generic; 1: per-channel triples, activation range [-128, 127] (SSAT); 2: per-channel
- * triples + clamp; 3, 4: the same with one triple for every channel (kept in registers) */
+/* mode (an ek_rq_mode_t): EK_RQ_GENERIC; EK_RQ_TRIPLES_SSAT: per-channel triples, activation range
+ * [-128, 127] (SSAT); EK_RQ_TRIPLES_CLAMP: per-channel triples + clamp; EK_RQ_UNIFORM_*: the same
+ * with one triple for every channel (kept in registers). Bit 0 set means SSAT. */
 static inline int32_t ek_rq3v(int32_t acc, int32_t m, int32_t r, int32_t d)
 {
     const int32_t x = ek_smmulr(acc * 2, m);
     return (x + d + (x >> 31)) >> r;
 }
 
-#define EK_RQ(ACC, C) (mode >= 3 ? ek_rq3v((ACC), um, ur, ud) : ek_rq3((ACC), p->rq + 3 * (C)))
+#define EK_RQ(ACC, C) (mode >= 3 ? ek_rq3v((ACC), um, ur, ud) : ek_rq3((ACC), p->triples + 3 * (C)))
 #define EK_OUT(ACC, C)                                                                     \
     (mode == 0 ? ek_out_generic(p, (ACC), (C))                                                \
                : ((mode & 1) ? ek_ssat8(EK_RQ((ACC), (C))) : ek_clamp_i8(EK_RQ((ACC), (C)), amin, amax)))
@@ -235,18 +236,18 @@ static inline int32_t ek_clamp_i8(int32_t v, int32_t lo, int32_t hi)
 
 /* two pixels: columns interleaved in `col` (4 words per group), outputs o0, o1 */
 static inline __attribute__((always_inline)) void
-ek_gemm_2px_m(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col, int8_t *o0,
+ek_gemm_2px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col, int8_t *o0,
               int8_t *o1, const int8_t *res_o0, const int8_t *res_o1, const int mode)
 {
     const int32_t groups = p->k4 >> 2;
     const uint32_t *w = (const uint32_t *)p->weights;
-    const int32_t amin = p->act_min, amax = p->act_max;
-    const int32_t um = mode >= 3 ? p->rq[0] : 0, ur = mode >= 3 ? p->rq[1] : 0, ud = mode >= 3 ? p->rq[2] : 0;
+    const int32_t amin = p->rq.act_min, amax = p->rq.act_max;
+    const int32_t um = mode >= 3 ? p->triples[0] : 0, ur = mode >= 3 ? p->triples[1] : 0, ud = mode >= 3 ? p->triples[2] : 0;
     int32_t c;
 #if defined(EK_HAVE_DSP)
     __asm__ volatile("" ::: "memory"); /* the column stores are done before the SIMD loops read them */
 #endif
-    for (c = 0; c + 1 < p->out_c; c += 2) {
+    for (c = 0; c + 1 < p->geom.out_c; c += 2) {
         int32_t a00 = p->bias[c], a01 = p->bias[c], a10 = p->bias[c + 1], a11 = p->bias[c + 1];
         const uint32_t *x = col;
 #if defined(EK_HAVE_DSP_ASM)
@@ -300,7 +301,7 @@ ek_gemm_2px_m(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, 
         EK_STORE(o0, c + 1, a10);
         EK_STORE(o1, c + 1, a11);
     }
-    if (c < p->out_c) {
+    if (c < p->geom.out_c) {
         int32_t a00 = p->bias[c], a01 = p->bias[c];
         const uint32_t *x = col;
         int32_t g;
@@ -324,18 +325,18 @@ ek_gemm_2px_m(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, 
 
 /* one pixel: column in `col` (2 words per group) */
 static inline __attribute__((always_inline)) void
-ek_gemm_1px_m(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col, int8_t *o0,
+ek_gemm_1px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col, int8_t *o0,
               const int8_t *res_o0, const int mode)
 {
     const int32_t groups = p->k4 >> 2;
     const uint32_t *w = (const uint32_t *)p->weights;
-    const int32_t amin = p->act_min, amax = p->act_max;
-    const int32_t um = mode >= 3 ? p->rq[0] : 0, ur = mode >= 3 ? p->rq[1] : 0, ud = mode >= 3 ? p->rq[2] : 0;
+    const int32_t amin = p->rq.act_min, amax = p->rq.act_max;
+    const int32_t um = mode >= 3 ? p->triples[0] : 0, ur = mode >= 3 ? p->triples[1] : 0, ud = mode >= 3 ? p->triples[2] : 0;
     int32_t c;
 #if defined(EK_HAVE_DSP)
     __asm__ volatile("" ::: "memory"); /* the column stores are done before the SIMD loops read them */
 #endif
-    for (c = 0; c + 1 < p->out_c; c += 2) {
+    for (c = 0; c + 1 < p->geom.out_c; c += 2) {
         int32_t a0 = p->bias[c], a1 = p->bias[c + 1];
         const uint32_t *x = col;
 #if defined(EK_HAVE_DSP_ASM)
@@ -375,7 +376,7 @@ ek_gemm_1px_m(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, 
         EK_STORE(o0, c, a0);
         EK_STORE(o0, c + 1, a1);
     }
-    if (c < p->out_c) {
+    if (c < p->geom.out_c) {
         int32_t a0 = p->bias[c];
         const uint32_t *x = col;
         int32_t g;
@@ -393,38 +394,46 @@ ek_gemm_1px_m(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, 
 #endif
 }
 
-static void ek_gemm_2px(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col,
+static void ek_gemm_2px(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col,
                         int8_t *o0, int8_t *o1, const int8_t *res_o0, const int8_t *res_o1)
 {
     switch (p->rq_mode) {
-    case 1: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 1); break;
-    case 2: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 2); break;
-    case 3: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 3); break;
-    case 4: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 4); break;
-    default: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, 0); break;
+    case EK_RQ_TRIPLES_SSAT: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_TRIPLES_SSAT); break;
+    case EK_RQ_TRIPLES_CLAMP: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_TRIPLES_CLAMP); break;
+    case EK_RQ_UNIFORM_SSAT: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_UNIFORM_SSAT); break;
+    case EK_RQ_UNIFORM_CLAMP: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_UNIFORM_CLAMP); break;
+    default: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_GENERIC); break;
     }
 }
 
-static void ek_gemm_1px(const ek_convf_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col,
+static void ek_gemm_1px(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col,
                         int8_t *o0, const int8_t *res_o0)
 {
     switch (p->rq_mode) {
-    case 1: ek_gemm_1px_m(p, k, col, o0, res_o0, 1); break;
-    case 2: ek_gemm_1px_m(p, k, col, o0, res_o0, 2); break;
-    case 3: ek_gemm_1px_m(p, k, col, o0, res_o0, 3); break;
-    case 4: ek_gemm_1px_m(p, k, col, o0, res_o0, 4); break;
-    default: ek_gemm_1px_m(p, k, col, o0, res_o0, 0); break;
+    case EK_RQ_TRIPLES_SSAT: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_TRIPLES_SSAT); break;
+    case EK_RQ_TRIPLES_CLAMP: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_TRIPLES_CLAMP); break;
+    case EK_RQ_UNIFORM_SSAT: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_UNIFORM_SSAT); break;
+    case EK_RQ_UNIFORM_CLAMP: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_UNIFORM_CLAMP); break;
+    default: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_GENERIC); break;
     }
 }
 
-void ek_conv2d_s8_gemm(const ek_convf_params_t *p, const void *const *inputs, void *const *outputs,
+/* Scratch: two int16 im2col columns (one when the layer has a single output pixel) of k4 taps,
+ * 2 bytes each, + k4 bytes of byte staging when in_c % 4 != 0 (the columns are built from it). */
+int32_t ek_conv2d_s8_gemm_scratch_bytes(const ek_conv2d_gemm_params_t *p)
+{
+    const int32_t pixels = p->geom.batches * p->geom.out_h * p->geom.out_w;
+    return (pixels > 1 ? 4 : 2) * p->k4 + ((p->geom.in_c & 3) == 0 ? 0 : p->k4);
+}
+
+void ek_conv2d_s8_gemm(const ek_conv2d_gemm_params_t *p, const void *const *inputs, void *const *outputs,
                        void *scratch)
 {
     const int8_t *in = (const int8_t *)inputs[0];
     int8_t *out = (int8_t *)outputs[0];
     uint32_t *col = (uint32_t *)scratch;
-    const int32_t per_img = p->out_h * p->out_w;
-    const int32_t total = p->batches * per_img;
+    const int32_t per_img = p->geom.out_h * p->geom.out_w;
+    const int32_t total = p->geom.batches * per_img;
     int8_t *stage = (int8_t *)scratch + (total > 1 ? 4 : 2) * p->k4;
     const int8_t *res = p->fuse_add ? (const int8_t *)inputs[1] : 0;
     ek_addk_t k;
@@ -432,13 +441,13 @@ void ek_conv2d_s8_gemm(const ek_convf_params_t *p, const void *const *inputs, vo
     ek_addk_init(&k, p);
     for (px = 0; px + 1 < total; px += 2) {
         const int32_t q = px + 1;
-        ek_im2col(p, in, px / per_img, (px % per_img) / p->out_w, px % p->out_w, col, 4, stage);
-        ek_im2col(p, in, q / per_img, (q % per_img) / p->out_w, q % p->out_w, col + 2, 4, stage);
-        ek_gemm_2px(p, &k, col, out + px * p->out_c, out + q * p->out_c, res ? res + px * p->out_c : 0,
-                    res ? res + q * p->out_c : 0);
+        ek_im2col(p, in, px / per_img, (px % per_img) / p->geom.out_w, px % p->geom.out_w, col, 4, stage);
+        ek_im2col(p, in, q / per_img, (q % per_img) / p->geom.out_w, q % p->geom.out_w, col + 2, 4, stage);
+        ek_gemm_2px(p, &k, col, out + px * p->geom.out_c, out + q * p->geom.out_c, res ? res + px * p->geom.out_c : 0,
+                    res ? res + q * p->geom.out_c : 0);
     }
     if (px < total) {
-        ek_im2col(p, in, px / per_img, (px % per_img) / p->out_w, px % p->out_w, col, 2, stage);
-        ek_gemm_1px(p, &k, col, out + px * p->out_c, res ? res + px * p->out_c : 0);
+        ek_im2col(p, in, px / per_img, (px % per_img) / p->geom.out_w, px % p->geom.out_w, col, 2, stage);
+        ek_gemm_1px(p, &k, col, out + px * p->geom.out_c, res ? res + px * p->geom.out_c : 0);
     }
 }

@@ -9,13 +9,13 @@
 #include "ek_dsp.h"
 #include "ek_runtime.h"
 
-static inline int8_t ek_dw_out(const ek_dwconvf_params_t *restrict p, int32_t acc, int32_t c)
+static inline int8_t ek_dw_out(const ek_dwconv2d_fast_params_t *restrict p, int32_t acc, int32_t c)
 {
-    int32_t v = p->requant_small ? ek_requant_small(acc, p->out_mult[c], p->out_shift[c])
-                                 : ek_requant_fast(acc, p->out_mult[c], p->out_shift[c]);
-    v += p->output_offset;
-    v = v < p->act_min ? p->act_min : v;
-    v = v > p->act_max ? p->act_max : v;
+    int32_t v = p->requant_small ? ek_requant_small(acc, p->rq.mult[c], p->rq.shift[c])
+                                 : ek_requant_fast(acc, p->rq.mult[c], p->rq.shift[c]);
+    v += p->rq.output_offset;
+    v = v < p->rq.act_min ? p->rq.act_min : v;
+    v = v > p->rq.act_max ? p->rq.act_max : v;
     return (int8_t)v;
 }
 
@@ -28,60 +28,60 @@ static inline int32_t ek_dw_sat(int32_t v)
 #endif
 }
 
-/* mode 0: generic; 1, 2: the generator's per-channel triple {m, r, 2^(r-1) + output_offset*2^r}
- * (see ek_convf_params_t), then SSAT (1) or the activation clamp (2) */
-static inline __attribute__((always_inline)) int8_t ek_dw_out_m(const ek_dwconvf_params_t *restrict p, int32_t acc,
+/* mode EK_RQ_GENERIC, or the generator's per-channel triple {m, r, 2^(r-1) + output_offset*2^r}
+ * (see ek_conv2d_gemm_params_t), then SSAT (EK_RQ_TRIPLES_SSAT) or the clamp (EK_RQ_TRIPLES_CLAMP) */
+static inline __attribute__((always_inline)) int8_t ek_dw_out_m(const ek_dwconv2d_fast_params_t *restrict p, int32_t acc,
                                                                 int32_t c, const int mode)
 {
     if (mode != 0) {
-        const int32_t *t = p->rq + 3 * c;
+        const int32_t *t = p->triples + 3 * c;
         const int32_t x = ek_smmulr(acc * 2, t[0]);
         int32_t v = (x + t[2] + (x >> 31)) >> t[1];
-        if (mode == 1) {
+        if (mode == EK_RQ_TRIPLES_SSAT) {
             return (int8_t)ek_dw_sat(v);
         }
-        v = v < p->act_min ? p->act_min : v;
-        v = v > p->act_max ? p->act_max : v;
+        v = v < p->rq.act_min ? p->rq.act_min : v;
+        v = v > p->rq.act_max ? p->rq.act_max : v;
         return (int8_t)v;
     }
     return ek_dw_out(p, acc, c);
 }
 
 
-static inline __attribute__((always_inline)) void ek_dw_body(const ek_dwconvf_params_t *restrict p,
+static inline __attribute__((always_inline)) void ek_dw_body(const ek_dwconv2d_fast_params_t *restrict p,
                                                               const int8_t *in, int8_t *out, const int mode)
 {
-    const int32_t C = p->in_c;
-    const int32_t taps = p->k_h * p->k_w;
+    const int32_t C = p->geom.in_c;
+    const int32_t taps = p->geom.k_h * p->geom.k_w;
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) | ((uint32_t)p->input_offset << 16);
-    const int32_t xstep = p->dil_w * C;
+    const int32_t xstep = p->geom.dil_w * C;
     int32_t b, oy, ox, g;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *img = in + b * p->in_h * p->in_w * C;
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            int32_t ky_lo = 0, ky_hi = p->k_h;
-            while (ky_lo < p->k_h && iy0 + ky_lo * p->dil_h < 0) {
+    for (b = 0; b < p->geom.batches; ++b) {
+        const int8_t *img = in + b * p->geom.in_h * p->geom.in_w * C;
+        for (oy = 0; oy < p->geom.out_h; ++oy) {
+            const int32_t iy0 = oy * p->geom.stride_h - p->geom.pad_h;
+            int32_t ky_lo = 0, ky_hi = p->geom.k_h;
+            while (ky_lo < p->geom.k_h && iy0 + ky_lo * p->geom.dil_h < 0) {
                 ++ky_lo;
             }
-            while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * p->dil_h >= p->in_h) {
+            while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * p->geom.dil_h >= p->geom.in_h) {
                 --ky_hi;
             }
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int8_t *o = out + ((b * p->out_h + oy) * p->out_w + ox) * C;
-                int32_t kx_lo = 0, kx_hi = p->k_w;
-                while (kx_lo < p->k_w && ix0 + kx_lo * p->dil_w < 0) {
+            for (ox = 0; ox < p->geom.out_w; ++ox) {
+                const int32_t ix0 = ox * p->geom.stride_w - p->geom.pad_w;
+                int8_t *o = out + ((b * p->geom.out_h + oy) * p->geom.out_w + ox) * C;
+                int32_t kx_lo = 0, kx_hi = p->geom.k_w;
+                while (kx_lo < p->geom.k_w && ix0 + kx_lo * p->geom.dil_w < 0) {
                     ++kx_lo;
                 }
-                while (kx_hi > kx_lo && ix0 + (kx_hi - 1) * p->dil_w >= p->in_w) {
+                while (kx_hi > kx_lo && ix0 + (kx_hi - 1) * p->geom.dil_w >= p->geom.in_w) {
                     --kx_hi;
                 }
-                if (p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && ky_lo == 0 && ky_hi == 3 &&
+                if (p->geom.k_h == 3 && p->geom.k_w == 3 && p->geom.dil_h == 1 && p->geom.dil_w == 1 && ky_lo == 0 && ky_hi == 3 &&
                     kx_lo == 0 && kx_hi == 3) {
                     /* interior 3x3: all nine taps, unrolled */
-                    const int32_t rs = p->in_w * C;
-                    const int8_t *ip = img + (iy0 * p->in_w + ix0) * C;
+                    const int32_t rs = p->geom.in_w * C;
+                    const int8_t *ip = img + (iy0 * p->geom.in_w + ix0) * C;
                     const uint32_t *wg = (const uint32_t *)p->weights;
                     for (g = 0; g < C; g += 4) {
                         int32_t a0 = p->bias[g], a1 = p->bias[g + 1], a2 = p->bias[g + 2], a3 = p->bias[g + 3];
@@ -118,8 +118,8 @@ static inline __attribute__((always_inline)) void ek_dw_body(const ek_dwconvf_pa
                     const uint32_t *wg = (const uint32_t *)p->weights + (g >> 2) * taps * 2;
                     int32_t ky, kx;
                     for (ky = ky_lo; ky < ky_hi; ++ky) {
-                        const int8_t *ip = img + ((iy0 + ky * p->dil_h) * p->in_w + ix0 + kx_lo * p->dil_w) * C + g;
-                        const uint32_t *wp = wg + (ky * p->k_w + kx_lo) * 2;
+                        const int8_t *ip = img + ((iy0 + ky * p->geom.dil_h) * p->geom.in_w + ix0 + kx_lo * p->geom.dil_w) * C + g;
+                        const uint32_t *wp = wg + (ky * p->geom.k_w + kx_lo) * 2;
                         for (kx = kx_lo; kx < kx_hi; ++kx) {
                             const uint32_t xin = ek_ld32(ip);
                             const uint32_t X = ek_sxtab16(off2, xin), Xr = ek_sxtab16_r8(off2, xin);
@@ -142,18 +142,18 @@ static inline __attribute__((always_inline)) void ek_dw_body(const ek_dwconvf_pa
     }
 }
 
-void ek_dwconv2d_s8_fast(const ek_dwconvf_params_t *p_, const void *const *inputs, void *const *outputs,
+void ek_dwconv2d_s8_fast(const ek_dwconv2d_fast_params_t *p_, const void *const *inputs, void *const *outputs,
                          void *scratch)
 {
-    const ek_dwconvf_params_t P = *p_; /* a private copy: int8 stores cannot alias it */
+    const ek_dwconv2d_fast_params_t P = *p_; /* a private copy: int8 stores cannot alias it */
     const int8_t *in = (const int8_t *)inputs[0];
     int8_t *out = (int8_t *)outputs[0];
     (void)scratch;
-    if (P.rq_mode == 1) {
-        ek_dw_body(&P, in, out, 1);
-    } else if (P.rq_mode == 2) {
-        ek_dw_body(&P, in, out, 2);
+    if (P.rq_mode == EK_RQ_TRIPLES_SSAT) {
+        ek_dw_body(&P, in, out, EK_RQ_TRIPLES_SSAT);
+    } else if (P.rq_mode == EK_RQ_TRIPLES_CLAMP) {
+        ek_dw_body(&P, in, out, EK_RQ_TRIPLES_CLAMP);
     } else {
-        ek_dw_body(&P, in, out, 0);
+        ek_dw_body(&P, in, out, EK_RQ_GENERIC);
     }
 }

@@ -1,21 +1,21 @@
 /* edgekit runtime: ADD, SUB, MUL (with broadcasting) for int8, bit-exact with TFLM. */
 #include "ek_runtime.h"
 
-static int8_t ek_add_one(const ek_add_params_t *p, int32_t x, int32_t y, int sub)
+static int8_t ek_add_one(const ek_add_arith_t *p, int32_t x, int32_t y, int sub)
 {
     const int32_t s1 = (x + p->input1_offset) * ((int32_t)1 << p->left_shift);
     const int32_t s2 = (y + p->input2_offset) * ((int32_t)1 << p->left_shift);
-    const int32_t v1 = ek_mbqm_lt1(s1, p->input1_multiplier, p->input1_shift);
-    const int32_t v2 = ek_mbqm_lt1(s2, p->input2_multiplier, p->input2_shift);
+    const int32_t v1 = ek_mbqm_lt1(s1, p->input1.multiplier, p->input1.shift);
+    const int32_t v2 = ek_mbqm_lt1(s2, p->input2.multiplier, p->input2.shift);
     const int32_t raw = sub ? ek_wrap_sub(v1, v2) : ek_wrap_add(v1, v2);
-    const int32_t o = ek_mbqm_lt1(raw, p->output_multiplier, p->output_shift) + p->output_offset;
+    const int32_t o = ek_mbqm_lt1(raw, p->output.multiplier, p->output.shift) + p->output_offset;
     return (int8_t)ek_clamp32(o, p->act_min, p->act_max);
 }
 
 static int8_t ek_mul_one(const ek_mul_params_t *p, int32_t x, int32_t y)
 {
     const int32_t prod = (x + p->input1_offset) * (y + p->input2_offset);
-    const int32_t o = p->output_offset + ek_mbqm(prod, p->output_multiplier, p->output_shift);
+    const int32_t o = p->output_offset + ek_mbqm(prod, p->output.multiplier, p->output.shift);
     return (int8_t)ek_clamp32(o, p->act_min, p->act_max);
 }
 
@@ -46,17 +46,17 @@ static int8_t ek_mul_one(const ek_mul_params_t *p, int32_t x, int32_t y)
 
 static void ek_add_sub(const ek_add_params_t *p, const void *const *inputs, void *const *outputs, int sub)
 {
-    const int8_t *a = p->in1_const ? p->const1 : (const int8_t *)inputs[0];
-    const int8_t *b = p->in2_const ? p->const2 : (const int8_t *)inputs[p->in1_const ? 0 : 1];
+    const int8_t *a = p->bc.in1_const ? p->bc.const1 : (const int8_t *)inputs[0];
+    const int8_t *b = p->bc.in2_const ? p->bc.const2 : (const int8_t *)inputs[p->bc.in1_const ? 0 : 1];
     int8_t *out = (int8_t *)outputs[0];
-    if (!p->broadcast) {
+    if (!p->bc.broadcast) {
         int32_t i;
-        for (i = 0; i < p->size; ++i) {
-            out[i] = ek_add_one(p, a[i], b[i], sub);
+        for (i = 0; i < p->bc.size; ++i) {
+            out[i] = ek_add_one(&p->arith, a[i], b[i], sub);
         }
         return;
     }
-    EK_BCAST_LOOP(p, out[io] = ek_add_one(p, a[i1], b[i2], sub));
+    EK_BCAST_LOOP(&p->bc, out[io] = ek_add_one(&p->arith, a[i1], b[i2], sub));
 }
 
 void ek_add_s8(const ek_add_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
@@ -73,16 +73,16 @@ void ek_sub_s8(const ek_add_params_t *p, const void *const *inputs, void *const 
 
 void ek_mul_s8(const ek_mul_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
 {
-    const int8_t *a = p->in1_const ? p->const1 : (const int8_t *)inputs[0];
-    const int8_t *b = p->in2_const ? p->const2 : (const int8_t *)inputs[p->in1_const ? 0 : 1];
+    const int8_t *a = p->bc.in1_const ? p->bc.const1 : (const int8_t *)inputs[0];
+    const int8_t *b = p->bc.in2_const ? p->bc.const2 : (const int8_t *)inputs[p->bc.in1_const ? 0 : 1];
     int8_t *out = (int8_t *)outputs[0];
     (void)scratch;
-    if (!p->broadcast) {
+    if (!p->bc.broadcast) {
         int32_t i;
-        for (i = 0; i < p->size; ++i) {
+        for (i = 0; i < p->bc.size; ++i) {
             out[i] = ek_mul_one(p, a[i], b[i]);
         }
         return;
     }
-    EK_BCAST_LOOP(p, out[io] = ek_mul_one(p, a[i1], b[i2]));
+    EK_BCAST_LOOP(&p->bc, out[io] = ek_mul_one(p, a[i1], b[i2]));
 }

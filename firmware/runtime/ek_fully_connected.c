@@ -1,7 +1,7 @@
 /* edgekit runtime: FULLY_CONNECTED int8 (per-tensor and per-channel), bit-exact with TFLM. */
 #include "ek_runtime.h"
 
-void ek_fully_connected_s8(const ek_fc_params_t *p, const void *const *inputs, void *const *outputs,
+void ek_fully_connected_s8(const ek_fully_connected_params_t *p, const void *const *inputs, void *const *outputs,
                            void *scratch)
 {
     const int8_t *in = (const int8_t *)inputs[0];
@@ -18,9 +18,9 @@ void ek_fully_connected_s8(const ek_fc_params_t *p, const void *const *inputs, v
                 acc = ek_wrap_add(acc, (int32_t)w[d] * ((int32_t)x[d] + p->input_offset));
             }
             acc = ek_wrap_add(acc, p->bias[oc]);
-            acc = ek_mbqm(acc, p->out_mult[ch], p->out_shift[ch]);
-            acc += p->output_offset;
-            out[(int64_t)b * p->out_c + oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+            acc = ek_mbqm(acc, p->rq.mult[ch], p->rq.shift[ch]);
+            acc += p->rq.output_offset;
+            out[(int64_t)b * p->out_c + oc] = (int8_t)ek_clamp32(acc, p->rq.act_min, p->rq.act_max);
         }
     }
 }

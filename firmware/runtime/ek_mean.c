@@ -40,7 +40,7 @@ void ek_mean_s8(const ek_mean_params_t *p, const void *const *inputs, void *cons
         const int32_t sum = ek_sum_reduced(p, in + off);
         const int32_t shifted =
             (int32_t)(uint32_t)((int64_t)sum - (int64_t)p->input_zero_point * (int64_t)p->num_elements);
-        const int32_t v = ek_mbqm(shifted, p->multiplier, p->shift) + p->output_zero_point;
+        const int32_t v = ek_mbqm(shifted, p->rescale.multiplier, p->rescale.shift) + p->output_zero_point;
         out[n] = (int8_t)ek_clamp32(v, -128, 127);
         for (d = p->num_kept - 1; d >= 0; --d) {
             ++idx[d];

@@ -22,171 +22,172 @@ extern "C" {
 
 #define EK_RT_MAX_RANK 6
 
-/* CONV_2D, int8 activations, int8 per-channel weights (OHWI), int32 bias (always present:
- * an absent bias is lowered to zeros). Grouped convolution when in_c != filter_in_c. */
-typedef struct {
-    int32_t batches;
-    int32_t in_h, in_w, in_c;
-    int32_t out_h, out_w, out_c;
-    int32_t k_h, k_w, filter_in_c;
-    int32_t stride_h, stride_w;
-    int32_t dil_h, dil_w;
-    int32_t pad_h, pad_w;
-    int32_t input_offset;   /* -zp_in */
-    int32_t output_offset;  /* zp_out */
-    int32_t act_min, act_max;
-    const int8_t *weights;
-    const int32_t *bias;
-    const int32_t *out_mult;  /* [out_c] */
-    const int32_t *out_shift; /* [out_c] */
-} ek_conv_params_t;
+/* Naming: a kernel is ek_<op>_<input type>[_<output type>][_<variant>] (ek_conv2d_s8_gemm,
+ * ek_dequantize_s8_f32), in the spirit of CMSIS-NN's arm_<op>_<type>[_variant]; its parameter
+ * struct is ek_<op>[_<variant>]_params_t. Each struct has a dataclass of the same fields in
+ * edgekit/ops/params.py, checked against this header when a library is generated. */
 
-/* DEPTHWISE_CONV_2D: weights 1 x k_h x k_w x out_c, out_c = in_c * depth_multiplier */
+/* ---- shared sub-structs ------------------------------------------------------------------ */
+
+/* A quantized multiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31) (or 0);
+ * shift > 0 is a left shift (TFLM's QuantizeMultiplier). */
+typedef struct {
+    int32_t multiplier;
+    int32_t shift;
+} ek_mult_t;
+
+/* The geometry of a 2-D convolution or pooling window over an NHWC batch (pooling: in_c ==
+ * out_c, k = the filter, no dilation). pad_* are TFLM's leading pads (the odd extra pad of
+ * SAME padding goes after). */
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
     int32_t k_h, k_w;
-    int32_t depth_multiplier;
     int32_t stride_h, stride_w;
     int32_t dil_h, dil_w;
     int32_t pad_h, pad_w;
-    int32_t input_offset;
+} ek_conv_geom_t;
+
+/* Per-channel requantization of int32 accumulators to int8: TFLM's double-rounding
+ * MultiplyByQuantizedMultiplier by mult[c] and shift[c], + output_offset (zp_out), then the
+ * fused activation clamp [act_min, act_max]. */
+typedef struct {
     int32_t output_offset;
     int32_t act_min, act_max;
+    const int32_t *mult;  /* [channels] */
+    const int32_t *shift; /* [channels] */
+} ek_requant_t;
+
+/* How the optimised convolutions requantize (edgekit.ops.params.RequantMode; the fields holding
+ * it are int32_t). Bit 0 set: the activation range is [-128, 127] (SSAT); >= 3: one triple. */
+typedef enum {
+    EK_RQ_GENERIC = 0,       /* rq.mult/rq.shift with TFLM's rounding (SMMULR when requant_small) */
+    EK_RQ_TRIPLES_SSAT = 1,  /* per-channel triples {m, r, 2^(r-1) + output_offset * 2^r}, SSAT */
+    EK_RQ_TRIPLES_CLAMP = 2, /* per-channel triples, clamp to act_min/act_max */
+    EK_RQ_UNIFORM_SSAT = 3,  /* one triple for every channel, SSAT */
+    EK_RQ_UNIFORM_CLAMP = 4  /* one triple for every channel, clamp */
+} ek_rq_mode_t;
+
+/* The operands of a binary elementwise op: the output is iterated over `rank` dims (out_dims);
+ * in1_strides/in2_strides give each input's element stride per output dim (0 along broadcast
+ * dims). A constant operand is not an arena input: it comes from constN and the activation
+ * operands are taken from inputs[] in order. */
+typedef struct {
+    int32_t rank;
+    int32_t size;                 /* output elements */
+    int32_t broadcast;            /* 0: same shapes, flat loop */
+    const int32_t *out_dims;      /* [rank] */
+    const int32_t *in1_strides;   /* [rank] */
+    const int32_t *in2_strides;   /* [rank] */
+    int32_t in1_const, in2_const; /* 1: that operand is the constant array const1/const2 */
+    const int8_t *const1;
+    const int8_t *const2;
+} ek_broadcast_t;
+
+/* TFLM's int8 ADD/SUB arithmetic: both inputs (+ offsets) shifted left by left_shift, rescaled
+ * by multipliers < 1, summed, rescaled to the output, + output_offset, clamped. */
+typedef struct {
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t left_shift;
+    ek_mult_t input1, input2, output; /* shifts <= 0 */
+    int32_t act_min, act_max;
+} ek_add_arith_t;
+
+/* ---- kernel parameter structs -------------------------------------------------------------- */
+
+/* CONV_2D, int8 activations, int8 per-channel weights (OHWI), int32 bias (always present:
+ * an absent bias is lowered to zeros). Grouped convolution when geom.in_c != filter_in_c. */
+typedef struct {
+    ek_conv_geom_t geom;
+    int32_t filter_in_c;
+    int32_t input_offset; /* -zp_in */
+    ek_requant_t rq;
     const int8_t *weights;
     const int32_t *bias;
-    const int32_t *out_mult;
-    const int32_t *out_shift;
-} ek_dwconv_params_t;
+} ek_conv2d_params_t;
 
+/* DEPTHWISE_CONV_2D: weights 1 x k_h x k_w x out_c, out_c = in_c * depth_multiplier */
+typedef struct {
+    ek_conv_geom_t geom;
+    int32_t depth_multiplier;
+    int32_t input_offset;
+    ek_requant_t rq;
+    const int8_t *weights;
+    const int32_t *bias;
+} ek_dwconv2d_params_t;
 
 /* Optimised CONV_2D / 1x1 / FULLY_CONNECTED as an int8 GEMM over int16 im2col columns
  * (ek_conv_dsp.c). The generator packs the weights and folds the input zero point into the bias:
  *   weights: for each pair of output channels (c, c+1) and each group g of 4 taps, the words
  *            w[c][4g..4g+3], w[c+1][4g..4g+3]; an odd last channel alone; taps padded to k4 with 0
  *   bias:    bias[c] + input_offset * sum_k w[c][k] (int32, wrapping, which is exact)
- * Padding pixels read as the input zero point (they then contribute 0).
- * requant_small: 1 when every |acc| < 2^30 and every shift <= -1 (then out_shift holds the
- * right shift r = -shift), else out_shift is TFLM's shift. */
+ * Padding pixels read as the input zero point (pad_value; they then contribute 0).
+ * requant_small: 1 when every |acc| < 2^30 and every shift <= -1 (then rq.shift holds the
+ * right shift r = -shift), else rq.shift is TFLM's shift. rq_mode (an ek_rq_mode_t) > 0: the
+ * requantization uses `triples` (rq.mult/rq.shift are then NULL).
+ * fuse_add = 1: a residual ADD is fused: out = ADD(conv result, inputs[1]) with TFLM's int8 ADD
+ * arithmetic `add` (input 1 of the ADD is the conv result); the output may overwrite inputs[1].
+ * Scratch: ek_conv2d_s8_gemm_scratch_bytes(). */
 typedef struct {
-    int32_t batches;
-    int32_t in_h, in_w, in_c;
-    int32_t out_h, out_w, out_c;
-    int32_t k_h, k_w;
-    int32_t stride_h, stride_w;
-    int32_t dil_h, dil_w;
-    int32_t pad_h, pad_w;
+    ek_conv_geom_t geom;
     int32_t k4;
     int32_t pad_value;
-    int32_t output_offset;
-    int32_t act_min, act_max;
     int32_t requant_small;
+    int32_t rq_mode;
+    ek_requant_t rq;
+    const int32_t *triples;
     const int32_t *weights;
     const int32_t *bias;
-    const int32_t *out_mult;
-    const int32_t *out_shift;
-    /* rq_mode 1/2: rq holds per channel {m, r, 2^(r-1) + output_offset * 2^r} (requant_small holds and
-     * the offset folds without overflow; then out_mult/out_shift are not emitted); 1: act range is [-128, 127] (SSAT), 2: clamp to act_min/max;
-     * 3, 4: as 1, 2 with a single triple for every channel */
-    int32_t rq_mode;
-    const int32_t *rq;
-    /* fused residual ADD (fuse_add = 1): out = ADD(conv result, inputs[1]) with TFLM's int8 ADD
-     * arithmetic; input 1 of the ADD is the conv result. The output may overwrite inputs[1]. */
     int32_t fuse_add;
-    int32_t add_input1_offset, add_input2_offset, add_left_shift;
-    int32_t add_input1_multiplier, add_input1_shift;
-    int32_t add_input2_multiplier, add_input2_shift;
-    int32_t add_output_multiplier, add_output_shift, add_output_offset;
-    int32_t add_act_min, add_act_max;
-} ek_convf_params_t;
+    ek_add_arith_t add;
+} ek_conv2d_gemm_params_t;
 
 /* Optimised DEPTHWISE_CONV_2D, depth multiplier 1, channels a multiple of 4 (ek_dwconv_dsp.c).
  * weights: for each group of 4 channels and each tap, two words of int16 lanes:
- *   (w[c], w[c+2]) and (w[c+1], w[c+3]). Bias not folded (border taps are skipped). */
+ *   (w[c], w[c+2]) and (w[c+1], w[c+3]). Bias not folded (border taps are skipped).
+ * requant_small, rq_mode (EK_RQ_GENERIC or EK_RQ_TRIPLES_*) and triples as for the GEMM. */
 typedef struct {
-    int32_t batches;
-    int32_t in_h, in_w, in_c;
-    int32_t out_h, out_w;
-    int32_t k_h, k_w;
-    int32_t stride_h, stride_w;
-    int32_t dil_h, dil_w;
-    int32_t pad_h, pad_w;
+    ek_conv_geom_t geom;
     int32_t input_offset;
-    int32_t output_offset;
-    int32_t act_min, act_max;
     int32_t requant_small;
+    int32_t rq_mode;
+    ek_requant_t rq;
+    const int32_t *triples;
     const int32_t *weights;
     const int32_t *bias;
-    const int32_t *out_mult;
-    const int32_t *out_shift;
-    int32_t rq_mode; /* 1/2: rq triples as in ek_convf_params_t (out_mult/out_shift not emitted) */
-    const int32_t *rq;
-} ek_dwconvf_params_t;
+} ek_dwconv2d_fast_params_t;
 
 /* FULLY_CONNECTED: weights [out_c, accum_depth]; per-tensor when per_channel == 0 (then
- * out_mult/out_shift have one entry). */
+ * rq.mult/rq.shift have one entry). */
 typedef struct {
     int32_t batches;
     int32_t accum_depth;
     int32_t out_c;
     int32_t per_channel;
     int32_t input_offset;
-    int32_t output_offset;
-    int32_t act_min, act_max;
+    ek_requant_t rq;
     const int8_t *weights;
     const int32_t *bias;
-    const int32_t *out_mult;
-    const int32_t *out_shift;
-} ek_fc_params_t;
+} ek_fully_connected_params_t;
 
-/* Broadcast shape description shared by the binary elementwise ops: the output is
- * iterated over `rank` dims (out_dims); in1_strides/in2_strides give each input's element
- * stride per output dim (0 along broadcast dims). */
-/* ADD / SUB (int8). A constant operand is not an arena input: it comes from constN and
- * the activation operands are taken from inputs[] in order. */
+/* ADD / SUB (int8) */
 typedef struct {
-    int32_t rank;
-    int32_t size;                /* output elements */
-    int32_t broadcast;           /* 0: same shapes, flat loop */
-    const int32_t *out_dims;     /* [rank] */
-    const int32_t *in1_strides;  /* [rank] */
-    const int32_t *in2_strides;  /* [rank] */
-    int32_t in1_const, in2_const; /* 1: that operand is the constant array const1/const2 */
-    const int8_t *const1;
-    const int8_t *const2;
-    int32_t input1_offset, input2_offset, output_offset;
-    int32_t left_shift;
-    int32_t input1_multiplier, input1_shift;
-    int32_t input2_multiplier, input2_shift;
-    int32_t output_multiplier, output_shift;
-    int32_t act_min, act_max;
+    ek_broadcast_t bc;
+    ek_add_arith_t arith;
 } ek_add_params_t;
 
-/* MUL (int8) */
+/* MUL (int8): (x + input1_offset) * (y + input2_offset) requantized by `output` */
 typedef struct {
-    int32_t rank;
-    int32_t size;
-    int32_t broadcast;
-    const int32_t *out_dims;
-    const int32_t *in1_strides;
-    const int32_t *in2_strides;
-    int32_t in1_const, in2_const;
-    const int8_t *const1;
-    const int8_t *const2;
+    ek_broadcast_t bc;
     int32_t input1_offset, input2_offset, output_offset;
-    int32_t output_multiplier, output_shift;
+    ek_mult_t output;
     int32_t act_min, act_max;
 } ek_mul_params_t;
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D (int8, same quantization in and out) */
 typedef struct {
-    int32_t batches;
-    int32_t in_h, in_w, channels;
-    int32_t out_h, out_w;
-    int32_t filter_h, filter_w;
-    int32_t stride_h, stride_w;
-    int32_t pad_h, pad_w;
+    ek_conv_geom_t geom;
     int32_t act_min, act_max;
 } ek_pool_params_t;
 
@@ -221,8 +222,7 @@ typedef struct {
     int32_t num_elements;      /* elements summed per output */
     int32_t input_zero_point;
     int32_t output_zero_point;
-    int32_t multiplier;        /* already divided by num_elements as TFLM does */
-    int32_t shift;
+    ek_mult_t rescale;         /* already divided by num_elements as TFLM does */
 } ek_mean_params_t;
 
 /* PAD int8 (constant value), any rank <= 6 */
@@ -254,8 +254,7 @@ typedef struct {
     int32_t size;
     int32_t input_zero_point;
     int32_t output_zero_point;
-    int32_t multiplier;
-    int32_t shift;
+    ek_mult_t rescale;
     int32_t act_min, act_max;
 } ek_requantize_params_t;
 
@@ -274,14 +273,16 @@ typedef struct {
 } ek_clamp_params_t;
 
 /* kernels */
-void ek_conv2d_s8(const ek_conv_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
-void ek_dwconv2d_s8(const ek_dwconv_params_t *p, const void *const *inputs, void *const *outputs,
+void ek_conv2d_s8(const ek_conv2d_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_dwconv2d_s8(const ek_dwconv2d_params_t *p, const void *const *inputs, void *const *outputs,
                     void *scratch);
-void ek_conv2d_s8_gemm(const ek_convf_params_t *p, const void *const *inputs, void *const *outputs,
+void ek_conv2d_s8_gemm(const ek_conv2d_gemm_params_t *p, const void *const *inputs, void *const *outputs,
                        void *scratch);
-void ek_dwconv2d_s8_fast(const ek_dwconvf_params_t *p, const void *const *inputs, void *const *outputs,
+/* bytes of scratch ek_conv2d_s8_gemm needs for p (the planner reserves exactly this) */
+int32_t ek_conv2d_s8_gemm_scratch_bytes(const ek_conv2d_gemm_params_t *p);
+void ek_dwconv2d_s8_fast(const ek_dwconv2d_fast_params_t *p, const void *const *inputs, void *const *outputs,
                          void *scratch);
-void ek_fully_connected_s8(const ek_fc_params_t *p, const void *const *inputs, void *const *outputs,
+void ek_fully_connected_s8(const ek_fully_connected_params_t *p, const void *const *inputs, void *const *outputs,
                            void *scratch);
 void ek_add_s8(const ek_add_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
 void ek_sub_s8(const ek_add_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);

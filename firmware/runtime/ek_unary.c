@@ -45,7 +45,7 @@ void ek_requantize_s8(const ek_requantize_params_t *p, const void *const *inputs
     int32_t i;
     (void)scratch;
     for (i = 0; i < p->size; ++i) {
-        const int32_t v = ek_mbqm((int32_t)in[i] - p->input_zero_point, p->multiplier, p->shift) +
+        const int32_t v = ek_mbqm((int32_t)in[i] - p->input_zero_point, p->rescale.multiplier, p->rescale.shift) +
                           p->output_zero_point;
         out[i] = (int8_t)ek_clamp32(v, p->act_min, p->act_max);
     }

@@ -1,6 +1,6 @@
 """Enum tables of the TFLite flatbuffer schema (``tensorflow/lite/schema/schema.fbs``, version 3).
 
-Shared by the writer (:mod:`edgekit.export.tflite_builder`) and the reader
+Shared by the writer (:mod:`edgekit.tflite.writer`) and the reader
 (:mod:`edgekit.frontends`), so both agree on every code. Values are the schema's
 enum values; tables are plain dicts (name → code) with inverse dicts (code → name).
 """

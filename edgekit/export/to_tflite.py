@@ -1,11 +1,12 @@
-"""Export a quantized edgekit model as a full-int8 TFLite flatbuffer that LiteRT runs.
+"""The one writer of TFLite files: an IR graph → a TFLite flatbuffer.
 
-A quantized edgekit model already is a TFLite file, but models may come from any front end and
-the IR may carry attributes of its own, so export re-serialises the graph: reader → IR →
-:class:`ModelSpec` → :func:`build_tflite`, with
+:func:`graph_to_tflite` serializes any graph whose ops are TFLite builtins (what ``edgekit
+quantize`` writes); :func:`export_graph` is ``edgekit export``: a quantized model, checked to be
+full-int8, written so that LiteRT runs it and read back to verify it. The graph goes
+IR → :class:`ModelSpec` → :func:`edgekit.tflite.writer.build_tflite`, with
 
-* operator versions as the TFLite converter records them for int8 kernels (LiteRT's resolver
-  refuses versions it does not register),
+* operator versions as the TFLite converter records them (each op's ``tflite_version`` in its
+  op module; LiteRT's resolver refuses versions it does not register),
 * one constant buffer per weight tensor after the empty sentinel buffer 0,
 * a ``serving_default`` SignatureDef (``input_0``…, ``output_0``…),
 * the edgekit deployment description (preprocessing) kept as the model description,
@@ -18,18 +19,18 @@ compares them with the source graph field by field.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgekit.errors import ModelFormatError, UnsupportedOpError
-from edgekit.export import tflite_schema as schema
-from edgekit.export.tflite_builder import ModelSpec, OpSpec, TensorSpec, build_tflite
-from edgekit.ir.graph import Graph
+from edgekit.frontends.tflite import parse_tflite
+from edgekit.ir.graph import Graph, Node
+from edgekit.ops.registry import lookup
+from edgekit.tflite import schema
+from edgekit.tflite.writer import ModelSpec, OpSpec, TensorSpec, build_tflite
 
-__all__ = ["graph_to_spec", "export_graph", "export_tflite", "verify_round_trip", "ExportResult",
-           "SIGNATURE_KEY"]
+__all__ = ["graph_to_spec", "graph_to_tflite", "export_graph", "verify_round_trip", "ExportResult", "SIGNATURE_KEY"]
 
 SIGNATURE_KEY = "serving_default"
 
@@ -44,17 +45,10 @@ class ExportResult:
     weights_bytes: int
 
 
-def _op_version(op: str, attrs: dict[str, Any], in_dtype: str | None) -> int | None:
-    """The version the TFLite converter writes for this int8 op (None: the builder's default)."""
-    if op == "FULLY_CONNECTED" and in_dtype == "int8":
-        return 5 if attrs.get("keep_num_dims") else 4
-    if op in ("RESHAPE", "SQUEEZE", "HARD_SWISH"):
-        return 1
-    if op in ("STRIDED_SLICE", "BATCH_MATMUL", "GELU") and in_dtype == "int8":
-        return 2
-    if op in ("ADD", "SUB", "MUL") and in_dtype == "int16":
-        return 3
-    return None
+def _op_version(node: Node, in_dtype: str | None) -> int:
+    """The version the TFLite converter records for this op (its op module says; 1 if unknown)."""
+    opdef = lookup(node.op)
+    return 1 if opdef is None else int(opdef.tflite_version(node, in_dtype))
 
 
 def _check_full_int8(graph: Graph) -> None:
@@ -117,10 +111,15 @@ def graph_to_spec(graph: Graph, *, signature_key: str | None = SIGNATURE_KEY) ->
             inputs=[new_index[i] if i >= 0 else -1 for i in node.inputs],
             outputs=[new_index[i] for i in node.outputs],
             options=options,
-            version=_op_version(node.op, node.attrs, None if first is None else first.dtype)))
+            version=_op_version(node, None if first is None else first.dtype)))
     return ModelSpec(tensors=tensors, ops=ops, inputs=[new_index[i] for i in graph.inputs],
                      outputs=[new_index[i] for i in graph.outputs],
                      description=graph.description or "edgekit", signature_key=signature_key)
+
+
+def graph_to_tflite(graph: Graph, *, signature_key: str | None = SIGNATURE_KEY) -> bytes:
+    """Serialize `graph` (TFLite builtin ops) to TFLite flatbuffer bytes."""
+    return build_tflite(graph_to_spec(graph, signature_key=signature_key))
 
 
 def export_graph(graph: Graph, *, verify: bool = True) -> ExportResult:
@@ -137,36 +136,6 @@ def export_graph(graph: Graph, *, verify: bool = True) -> ExportResult:
     return ExportResult(tflite=data, ops=counts, tensors=len(spec.tensors), weights_bytes=int(weights))
 
 
-def export_tflite(model: Path | str, output: Path | str | None = None, *, calib: Path | str | None = None,
-                  num_calib: int = 1000, seed: int = 0, pixel_scale: Any = None,
-                  pixel_offset: Any = None) -> ExportResult:
-    """Export a quantized model file (any front end edgekit reads) to full-int8 TFLite.
-
-    With `calib`, `model` is a float model that is quantized on the way
-    (:func:`edgekit.quant.api.quantize_file`). The file is written atomically when `output` is given.
-    """
-    p = Path(model)
-    if calib is not None:
-        from edgekit.frontends.tflite import parse_tflite
-        from edgekit.quant.api import quantize_file
-
-        ptq = quantize_file(p, calib, num_calib=num_calib, seed=seed, pixel_scale=pixel_scale,
-                            pixel_offset=pixel_offset)
-        graph = parse_tflite(ptq.tflite, name=p.stem, what=f"{p} (quantized)")
-    else:
-        from edgekit.frontends.loader import load_model
-
-        graph = load_model(p)
-    result = export_graph(graph)
-    if output is not None:
-        out = Path(output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_bytes(result.tflite)
-        tmp.replace(out)
-    return result
-
-
 def _same_quant(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -177,8 +146,6 @@ def _same_quant(a: Any, b: Any) -> bool:
 
 def verify_round_trip(graph: Graph, data: bytes) -> None:
     """Read `data` back and check ops, attributes, tensors, weights and quantization match `graph`."""
-    from edgekit.frontends.tflite import parse_tflite
-
     back = parse_tflite(data, name=graph.name, what="exported model")
 
     def fail(what: str) -> ModelFormatError:

@@ -1,11 +1,10 @@
-"""Exact Python versions of TFLite / TFLite Micro's integer quantization helpers.
+"""Exact Python versions of TFLite / TFLite Micro's shared integer quantization helpers.
 
-Everything here reproduces, bit for bit, the parameter preparation ("Prepare") and the
-fixed-point primitives of TFLM's reference int8 kernels (``kernels/internal/common.h``,
-``quantization_util.cc``, ``kernel_util.cc`` and the ``micro/kernels/*_common.cc`` files),
-written from the arithmetic they specify. The C runtime (``firmware/runtime``) performs the
-per-element arithmetic; the op lowerings (:mod:`edgekit.ops`) call these helpers to compute
-the integer parameters they bake into the generated code.
+The fixed-point primitives and the helpers several ops share (``kernels/internal/common.h``,
+``quantization_util.cc``, ``kernel_util.cc``, ``padding.h``), reproduced bit for bit from the
+arithmetic they specify. An op's own Prepare() recipe (ADD's multipliers, SOFTMAX's scaling, …)
+lives in its op module in :mod:`edgekit.ops`; the C runtime (``firmware/runtime``) performs the
+per-element arithmetic.
 
 Rules that matter for bit-exactness:
 
@@ -193,7 +192,7 @@ def calculate_activation_range_quantized(
 
 
 # ---------------------------------------------------------------------------------------------
-# conv / fc / mul / quantize multipliers
+# multipliers shared by several ops
 
 
 def per_channel_multipliers(
@@ -216,34 +215,9 @@ def per_channel_multipliers(
     return mult, shift
 
 
-def fc_per_tensor_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
-    """``GetQuantizedConvolutionMultipler``: ``double(s_in)·double(s_w) / double(s_out)``.
-
-    The research brief says the product is formed in float32; the pinned TFLM wheel forms it in
-    double (measured: the float32 product flips 2 of 200 ad01_int8 outputs by 1 LSB, the double
-    product matches all of them)."""
-    prod = float(_F32(input_scale)) * float(_F32(weight_scale))
-    return quantize_multiplier(prod / float(_F32(output_scale)))
-
-
-def mul_multiplier(s1: float, s2: float, s_out: float) -> tuple[int, int]:
-    """MUL: ``double(s1)·double(s2)/double(s_out)``."""
-    return quantize_multiplier(float(_F32(s1)) * float(_F32(s2)) / float(_F32(s_out)))
-
-
 def requantize_multiplier(s_in: float, s_out: float) -> tuple[int, int]:
     """QUANTIZE int→int and MEAN: ``double(s_in)/double(s_out)``."""
     return quantize_multiplier(float(_F32(s_in)) / float(_F32(s_out)))
-
-
-def relu_multiplier(s_in: float, s_out: float) -> tuple[int, int]:
-    """Standalone int8 RELU (``CalculateReluOpData``): ``double(float32(s_in / s_out))``."""
-    return quantize_multiplier(float(_F32(s_in) / _F32(s_out)))
-
-
-def relu_range(s_out: float, zp_out: int) -> tuple[int, int]:
-    """Standalone RELU's clamp range: ``max(-128, zp + roundf(0/scale))``, 127."""
-    return max(-128, int(zp_out) + round_half_away(float(_F32(0.0) / _F32(s_out)))), 127
 
 
 def float_to_quantized_int8(value: float, scale: float, zero_point: int) -> int:
@@ -252,48 +226,9 @@ def float_to_quantized_int8(value: float, scale: float, zero_point: int) -> int:
     return max(-128, min(127, r))
 
 
-# ---------------------------------------------------------------------------------------------
-# ADD / SUB
-
-
-def add_params(s1: float, s2: float, s_out: float, left_shift: int = 20) -> dict[str, int]:
-    """``CalculateOpDataAdd`` (add_common.cc): double arithmetic, left_shift 20 for int8."""
-    s1d, s2d, sod = float(_F32(s1)), float(_F32(s2)), float(_F32(s_out))
-    twice_max = 2.0 * max(s1d, s2d)
-    m1, sh1 = quantize_multiplier_smaller_than_one_exp(s1d / twice_max)
-    m2, sh2 = quantize_multiplier_smaller_than_one_exp(s2d / twice_max)
-    mo, sho = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << left_shift) * sod))
-    return {
-        "left_shift": left_shift,
-        "input1_multiplier": m1,
-        "input1_shift": sh1,
-        "input2_multiplier": m2,
-        "input2_shift": sh2,
-        "output_multiplier": mo,
-        "output_shift": sho,
-    }
-
-
-def sub_params(s1: float, s2: float, s_out: float, left_shift: int = 20) -> dict[str, int]:
-    """``CalculateOpDataSub`` (sub_common.cc): the same recipe as ADD but in **float32**."""
-    s1f, s2f, sof = _F32(s1), _F32(s2), _F32(s_out)
-    twice_max = _F32(2) * max(s1f, s2f)
-    m1, sh1 = quantize_multiplier_smaller_than_one_exp(float(s1f / twice_max))
-    m2, sh2 = quantize_multiplier_smaller_than_one_exp(float(s2f / twice_max))
-    mo, sho = quantize_multiplier_smaller_than_one_exp(float(twice_max / (_F32(1 << left_shift) * sof)))
-    return {
-        "left_shift": left_shift,
-        "input1_multiplier": m1,
-        "input1_shift": sh1,
-        "input2_multiplier": m2,
-        "input2_shift": sh2,
-        "output_multiplier": mo,
-        "output_shift": sho,
-    }
-
 
 # ---------------------------------------------------------------------------------------------
-# SOFTMAX / LOGISTIC
+# fixed-point radius (softmax, logistic)
 
 
 def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31) -> int:
@@ -306,57 +241,6 @@ def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total
     )
     return int(math.floor(max_input_rescaled))
 
-
-SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
-
-
-def softmax_params(beta: float, input_scale: float) -> dict[str, int]:
-    """``CalculateSoftmaxParams`` for int8 → int8: ``PreprocessSoftmaxScaling`` + diff_min."""
-    bits = SOFTMAX_SCALED_DIFF_INTEGER_BITS
-    real = min(float(_F32(beta)) * float(_F32(input_scale)) * float(1 << (31 - bits)), float((1 << 31) - 1.0))
-    mult, left_shift = quantize_multiplier_greater_than_one(real)
-    diff_min = -calculate_input_radius(bits, left_shift)
-    return {"input_multiplier": mult, "input_left_shift": left_shift, "diff_min": diff_min}
-
-
-LOGISTIC_INPUT_INTEGER_BITS = 4
-
-
-def logistic_params(input_scale: float, input_zero_point: int) -> dict[str, int]:
-    """``CalculateArithmeticOpDataLogistic`` for int8 (no 2^31 fix-up, like TFLM)."""
-    real = float(_F32(input_scale)) * float(1 << (31 - LOGISTIC_INPUT_INTEGER_BITS))
-    q, left_shift = math.frexp(real)
-    mult = round_half_away(q * (1 << 31))
-    mult = wrap_int32(mult)  # static_cast<int32_t>; only 2^31 can overflow (q rounding up to 1)
-    radius = calculate_input_radius(LOGISTIC_INPUT_INTEGER_BITS, left_shift, 31)
-    return {
-        "input_zero_point": int(input_zero_point),
-        "input_multiplier": mult,
-        "input_left_shift": left_shift,
-        "input_range_radius": radius,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# MEAN
-
-
-def mean_multiplier(input_scale: float, output_scale: float, num_elements: int) -> tuple[int, int]:
-    """int8 MEAN's final multiplier (reduce.h ``QuantizedMeanOrSum``, compute_sum=false).
-
-    Start from ``QuantizeMultiplier(s_in/s_out)``, then fold ``1/num_elements``:
-    ``shift = min(floor(log2 n), 32, 31 + shift0)``,
-    ``m = (int64(m0) << shift) / n`` (truncating), ``shift0 − shift``.
-    """
-    m0, sh0 = requantize_multiplier(input_scale, output_scale)
-    n = int(num_elements)
-    if n <= 0:
-        raise ValueError("MEAN over an empty axis")
-    s = n.bit_length() - 1
-    s = min(s, 32)
-    s = min(s, 31 + sh0)
-    m = (m0 << s) // n  # both non-negative: floor == C truncation
-    return wrap_int32(m), sh0 - s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,3 +282,11 @@ def compute_padding_height_width(
     pad_h = compute_padding_with_offset(stride_h, dil_h, in_h, k_h, out_h)
     pad_w = compute_padding_with_offset(stride_w, dil_w, in_w, k_w, out_w)
     return pad_h, pad_w, out_h, out_w
+
+
+def same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TFLite SAME padding (before, after) along one axis (the odd extra pad goes after)."""
+    k_eff = (k - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k_eff - size, 0)
+    return total // 2, total - total // 2

@@ -15,7 +15,7 @@ Example::
 
 Options are given as a dict keyed by the schema's snake_case field names; enum fields take
 their schema names as strings (``"SAME"``, ``"RELU6"``, ``"INT8"``). Field ids come from
-:data:`edgekit.export.tflite_schema.OPTIONS_FIELDS`.
+:data:`edgekit.tflite.schema.OPTIONS_FIELDS`.
 """
 
 from __future__ import annotations
@@ -28,36 +28,12 @@ import flatbuffers
 import numpy as np
 
 from edgekit.errors import ModelFormatError, UnsupportedOpError
-from edgekit.export import tflite_schema as schema
+from edgekit.tflite import schema
 
 __all__ = ["TensorSpec", "OpSpec", "ModelSpec", "build_tflite", "validate_spec", "DTYPES"]
 
 #: Tensor dtypes a spec may use.
 DTYPES: tuple[str, ...] = ("int8", "uint8", "int16", "int32", "int64", "float32", "bool")
-
-# Operator versions that TFLite converters record for int8 graphs. Informational only: TFLM
-# does not check versions, but other runtimes and our reader may.
-_INT8_OP_VERSIONS: dict[str, int] = {
-    "CONV_2D": 3,
-    "DEPTHWISE_CONV_2D": 3,
-    "FULLY_CONNECTED": 4,
-    "ADD": 2,
-    "SUB": 2,
-    "MUL": 2,
-    "AVERAGE_POOL_2D": 2,
-    "MAX_POOL_2D": 2,
-    "SOFTMAX": 2,
-    "CONCATENATION": 2,
-    "MEAN": 2,
-    "PAD": 2,
-    "LOGISTIC": 2,
-    "RELU": 2,
-    "RELU6": 2,
-    "QUANTIZE": 2,
-    "DEQUANTIZE": 2,
-    "TRANSPOSE": 2,
-}
-
 
 @dataclass
 class TensorSpec:
@@ -79,13 +55,16 @@ class TensorSpec:
 
 @dataclass
 class OpSpec:
-    """One builtin operator; ``inputs``/``outputs`` index :attr:`ModelSpec.tensors` (-1 = absent)."""
+    """One builtin operator; ``inputs``/``outputs`` index :attr:`ModelSpec.tensors` (-1 = absent).
+
+    ``version`` is the builtin operator version recorded in the file (TFLite Micro ignores it;
+    LiteRT's resolver checks it: :mod:`edgekit.export` writes the converter's versions)."""
 
     op: str
     inputs: list[int]
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
-    version: int | None = None
+    version: int = 1
 
 
 @dataclass
@@ -278,15 +257,6 @@ def _build_options(b: flatbuffers.Builder, op: OpSpec, table: str) -> int:
     return b.EndObject()
 
 
-def _op_version(op: OpSpec, tensors: list[TensorSpec]) -> int:
-    if op.version is not None:
-        return int(op.version)
-    first = next((tensors[i] for i in op.inputs if i >= 0), None)
-    if first is not None and first.dtype == "int8":
-        return _INT8_OP_VERSIONS.get(op.op, 1)
-    return 1
-
-
 def _build_operator_code(b: flatbuffers.Builder, code: int, version: int) -> int:
     # OperatorCode: deprecated_builtin_code 0 (byte), custom_code 1, version 2, builtin_code 3
     b.StartObject(4)
@@ -372,7 +342,7 @@ def build_tflite(spec: ModelSpec) -> bytes:
     code_index: dict[tuple[str, int], int] = {}
     op_code_idx: list[int] = []
     for op in spec.ops:
-        key = (op.op, _op_version(op, spec.tensors))
+        key = (op.op, int(op.version))
         op_code_idx.append(code_index.setdefault(key, len(code_index)))
     opcodes = [_build_operator_code(b, schema.BUILTIN_OPERATORS[n], v) for (n, v) in code_index]
 

@@ -1,5 +1,6 @@
-"""A model's deployment description: how raw samples become its input (preprocessing) and how
-the model was made, stored with the model so the device gets exactly what the host evaluated.
+"""A model's metadata: how raw samples become its input (preprocessing) and how the model was
+made (method, observer, calibration samples, source), stored with the model so the device gets
+exactly what the host evaluated.
 
 edgekit writes it as the TFLite `description` string, a JSON object
 ``{"edgekit": 1, "preprocess": {...}, ...}`` (:meth:`edgekit.data.Preprocess.to_dict` plus
@@ -37,7 +38,7 @@ def parse_description(text: str) -> dict[str, Any] | None:
 
 def read_description(model: bytes) -> dict[str, Any] | None:
     """The edgekit JSON description of TFLite model bytes, or None when it has none."""
-    from edgekit.frontends.flatbuf import FlatBuffer
+    from edgekit.tflite.reader import FlatBuffer
 
     try:
         text = FlatBuffer(bytes(model), what="model").root().string(3, "")

@@ -7,7 +7,6 @@ thousands of inputs is measured on the deployed numerics.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import shutil
 import subprocess
@@ -17,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.emit import GeneratedLibrary, ModelInfo, emit_library
+from edgekit.emit import GeneratedLibrary, ModelInfo, render_template
 from edgekit.errors import BuildError, DataError
-from edgekit.frontends.tflite import parse_tflite
-from edgekit.frontends.loader import load_model
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
@@ -111,32 +108,9 @@ def sample_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(shape[1:]) if len(shape) > 1 and shape[0] == 1 else tuple(shape)
 
 
-def _cache_key(data: bytes, name: str) -> str:
-    return hashlib.sha256(data + name.encode()).hexdigest()[:16]
-
-
-def compile_model(model: Path | str | bytes, name: str = "model", work_dir: Path | None = None) -> HostModel:
-    """Model file (or TFLite bytes) → generated library → host shared library, loaded."""
-    if isinstance(model, bytes):
-        graph = parse_tflite(model, name=name)
-    else:
-        graph = load_model(Path(model))
-    tmp = None
-    if work_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="edgekit-")
-        work_dir = Path(tmp.name)
-    lib = emit_library(graph, work_dir / "lib", name)
-    host = HostModel.from_library(lib, work_dir / "build")
-    if tmp is not None:
-        host._tmpdir = tmp  # keep the folder as long as the model is loaded
-    return host
-
-
 def build_host_executable(lib: GeneratedLibrary, out: Path, sanitize: bool = False) -> Path:
     """A standalone host program over the library (`prog IN.bin OUT.bin N`), optionally under
     AddressSanitizer + UndefinedBehaviorSanitizer."""
-    from edgekit.emit import render_template
-
     main_c = out.parent / f"{lib.name}_host_main.c"
     main_c.write_text(render_template("host_main.c.j2", name=lib.name, guard=lib.name.upper()))
     cc = host_compiler()

@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.build.host import _NP_DTYPES, CFLAGS, HostModel, sample_shape
-from edgekit.emit import GeneratedLibrary, ModelInfo, emit_library, render_template
+from edgekit.emit import GeneratedLibrary, ModelInfo, render_template
 from edgekit.errors import BuildError, DataError
-from edgekit.ir.graph import Graph
+from edgekit.toolchain.host import _NP_DTYPES, CFLAGS, HostModel, sample_shape
 
 __all__ = ["CrossToolchain", "find_toolchain", "build_aarch64_executable", "run_aarch64_executable",
            "check_bit_exact", "CrossCheck", "APT_PACKAGES"]
@@ -137,13 +136,13 @@ class CrossCheck:
                 "build_seconds": round(self.build_seconds, 2), "run_seconds": round(self.run_seconds, 2)}
 
 
-def check_bit_exact(graph: Graph, inputs: np.ndarray, work_dir: Path | None = None, name: str = "model",
+def check_bit_exact(lib: GeneratedLibrary, inputs: np.ndarray, work_dir: Path | None = None,
                     toolchain: CrossToolchain | None = None) -> CrossCheck:
-    """Generate `graph`'s library, run `inputs` on arm64 (qemu) and in host mode, compare outputs."""
+    """Run `inputs` through `lib` on arm64 (qemu) and in host mode and compare the outputs."""
     tc = toolchain or find_toolchain()
+    name = lib.name
     with tempfile.TemporaryDirectory(prefix="edgekit-a64-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
-        lib = emit_library(graph, work / "lib", name)
         t0 = time.perf_counter()
         exe = build_aarch64_executable(lib, work / "arm64" / f"{name}_arm64", tc)
         build_s = time.perf_counter() - t0

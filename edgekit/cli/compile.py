@@ -1,4 +1,4 @@
-"""CLI commands of the core compiler: analyze, generate, run."""
+"""``edgekit analyze``, ``generate`` and ``run``: the compiler commands."""
 
 from __future__ import annotations
 
@@ -8,27 +8,28 @@ from pathlib import Path
 import click
 import numpy as np
 
+from edgekit import pipeline
 from edgekit.analyze import analyze_graph, format_analysis
+from edgekit.cli.options import board_option, model_argument
 from edgekit.emit import default_name
 from edgekit.errors import DataError
-from edgekit.frontends.loader import load_model
 
 
 @click.command()
-@click.argument("model", type=click.Path(path_type=Path))
-@click.option("--board", help="Board to check the fit against (see `edgekit boards`).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
-def analyze(model: Path, board: str | None, as_json: bool) -> None:
+@model_argument()
+@board_option(required=False, help_text="board to check the fit against (see `edgekit boards`).")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of the table.")
+def analyze(model: Path, board_name: str | None, as_json: bool) -> None:
     """Params, MACs, weight and arena bytes and a per-layer table of MODEL."""
-    graph = load_model(model)
+    graph = pipeline.load(model)
     result, _plan = analyze_graph(graph)
     payload = result.to_json()
     fit_text = ""
-    if board:
+    if board_name:
         from edgekit.fit import estimate_fit
 
         io_bytes = sum(graph.tensors[t].nbytes for t in graph.inputs + graph.outputs)
-        fit = estimate_fit(board, weights_bytes=result.weights_bytes, arena_bytes=result.arena_bytes,
+        fit = estimate_fit(board_name, weights_bytes=result.weights_bytes, arena_bytes=result.arena_bytes,
                            io_bytes=io_bytes, num_layers=len(result.layers))
         payload["board"] = fit.to_json()
         fit_text = fit.format()
@@ -42,33 +43,27 @@ def analyze(model: Path, board: str | None, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("model", type=click.Path(path_type=Path))
+@model_argument()
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder to write the C library into.")
+              help="folder to write the C library into.")
 @click.option("--name", default=None, help="C symbol prefix (default: the model file name).")
 def generate(model: Path, out_dir: Path, name: str | None) -> None:
     """Generate a self-contained C99 inference library for MODEL."""
-    from edgekit.emit import emit_library
-
-    graph = load_model(model)
-    lib_name = name or default_name(model)
-    lib = emit_library(graph, out_dir, lib_name)
+    lib = pipeline.generate(pipeline.load(model), out_dir, name or default_name(model))
     click.echo(f"wrote {lib.dir} (ek_{lib.name}_run): arena {lib.info.arena_bytes:,} B, "
                f"weights {lib.info.weights_bytes:,} B, {len(lib.info.layer_names)} layers")
 
 
 @click.command()
-@click.argument("model", type=click.Path(path_type=Path))
+@model_argument()
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path),
               help=".npy batch (first axis = batch) in the model's input dtype.")
 @click.option("--output", "output_path", required=True, type=click.Path(path_type=Path),
               help=".npy file to write the outputs to.")
 def run(model: Path, input_path: Path, output_path: Path) -> None:
     """Run MODEL on the host (the generated C) on a batch of inputs."""
-    from edgekit.build.host import compile_model
-
     batch = _load_npy(input_path)
-    host = compile_model(model, name=default_name(model))
+    host = pipeline.compile_model(model, name=default_name(model))
     out = host.run(batch)
     np.save(output_path, out)
     click.echo(f"ran {out.shape[0]} samples; wrote {output_path} {list(out.shape)} {out.dtype}")

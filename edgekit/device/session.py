@@ -1,6 +1,7 @@
-"""`edgekit deploy` orchestration: fit check → PlatformIO build → flash or emulate → HELLO check
-(the device must run the model we built: same name, hash and shapes) → stream samples with a
-progress bar → outputs and tick counts (→ the validation report)."""
+"""A session with a device: fit check → PlatformIO build → flash or emulate → HELLO check (the
+device must run the model we built: same name, hash and shapes) → stream samples with a progress
+bar → outputs and tick counts. The pipeline (:mod:`edgekit.pipeline`) turns them into the
+validation result."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edgekit.build import platformio as pio
 from edgekit.device.client import DeviceClient
 from edgekit.device.emulator import Emulator
 from edgekit.device.protocol import DeviceInfo
@@ -21,6 +21,7 @@ from edgekit.device.serial_link import SerialLink
 from edgekit.errors import BuildError, DeviceError
 from edgekit.fit import FitEstimate, estimate_fit
 from edgekit.targets import Board
+from edgekit.toolchain import platformio as pio
 
 
 def fit_check(info: pio.ModelInfoLike, board: Board, emulated: bool) -> FitEstimate:

@@ -6,15 +6,12 @@ from pathlib import Path
 
 import click
 
-
-def _floats(value: str | None) -> float | tuple[float, ...] | None:
-    from edgekit.quant.cli import _floats as parse
-
-    return parse(value)
+from edgekit import pipeline
+from edgekit.cli.options import model_argument, pixel_options, pixels
 
 
 @click.command("export")
-@click.argument("model", type=click.Path(path_type=Path))
+@model_argument()
 @click.option("--format", "fmt", type=click.Choice(["tflite"]), default="tflite", show_default=True,
               help="output format: a full-int8 TFLite flatbuffer (LiteRT / TFLite runtimes).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -24,17 +21,13 @@ def _floats(value: str | None) -> float | tuple[float, ...] | None:
 @click.option("--num-calib", type=click.IntRange(min=1), default=1000, show_default=True,
               help="calibration samples (with --calib).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--pixel-scale", default=None, metavar="S[,S,S]",
-              help="with --calib: float input preprocessing real = pixel*S + O (default pixel/255).")
-@click.option("--pixel-offset", default=None, metavar="O[,O,O]", help="see --pixel-scale.")
+@pixel_options("with --calib: float input preprocessing")
 def export(model: Path, fmt: str, output: Path, calib: Path | None, num_calib: int, seed: int,
            pixel_scale: str | None, pixel_offset: str | None) -> None:
     """Write MODEL (a quantized edgekit model, or a float model with --calib) as a full-int8 TFLite
     flatbuffer that LiteRT runs (`ai_edge_litert.interpreter.Interpreter`)."""
-    from edgekit.export.tflite_export import export_tflite
-
-    res = export_tflite(model, output, calib=calib, num_calib=num_calib, seed=seed,
-                        pixel_scale=_floats(pixel_scale), pixel_offset=_floats(pixel_offset))
+    res = pipeline.export_model(model, output, calib=calib, num_calib=num_calib, seed=seed,
+                                **pixels(pixel_scale, pixel_offset))
     ops = ", ".join(f"{n}×{c}" for n, c in sorted(res.ops.items()))
     click.echo(f"wrote {output} ({len(res.tflite):,} bytes, {fmt}): {sum(res.ops.values())} ops ({ops}), "
                f"{res.weights_bytes:,} B of constants; signature 'serving_default'")

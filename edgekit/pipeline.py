@@ -1,0 +1,462 @@
+"""The pipeline, step by step: load → quantize → lower → plan → emit → build → run → validate.
+
+Each step takes what the previous one gives and hands on what the next one needs; every
+command of the CLI (:mod:`edgekit.cli`) is a composition of these functions:
+
+======== ============================================ ==========================================
+step     function                                     gives
+======== ============================================ ==========================================
+load     :func:`load` (any front end's format)        a :class:`Graph` (float or quantized)
+quantize :func:`quantize` (PTQ, calibration data)      :class:`PTQResult` (``.graph``: int8 graph)
+lower    :func:`lower`                                a :class:`LoweredModel` (kernel calls)
+plan     :func:`plan`                                 a :class:`MemoryPlan` (the arena)
+emit     :func:`emit`                                 a :class:`GeneratedLibrary` (C files)
+build    :func:`build_host` / the firmware build      a host library / firmware (in
+                                                      :func:`deploy`)
+run      :meth:`HostModel.run`, the device session     outputs, ticks
+validate :func:`deploy`, :func:`validate_device`       a :class:`ValidationResult`
+======== ============================================ ==========================================
+
+Compositions: :func:`generate` (lower + plan + emit), :func:`compile_model` (load + generate +
+build_host), :func:`evaluate` (accuracy on the host), :func:`export_model`, :func:`check_arm64`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edgekit.data import Dataset, Preprocess, load_dataset, random_inputs
+from edgekit.emit import GeneratedLibrary, ModelInfo, TensorInfo, default_name, emit_library
+from edgekit.errors import DataError, EdgekitError, ModelFormatError
+from edgekit.export import ExportResult, export_graph
+from edgekit.frontends.loader import TORCH_SUFFIXES, load_model, require_torch
+from edgekit.frontends.tflite import parse_tflite
+from edgekit.ir.graph import Graph
+from edgekit.lower import LoweredModel, lower_graph
+from edgekit.metadata import preprocess_for
+from edgekit.plan.memory import MemoryPlan, plan_memory
+from edgekit.targets import Board
+from edgekit.toolchain.host import HostModel
+from edgekit.validate import ValidationResult
+
+if TYPE_CHECKING:
+    from edgekit.quant.ptq import PTQConfig, PTQResult
+    from edgekit.toolchain.cross import CrossCheck
+
+ModelSource = Path | str | bytes | Graph
+DEFAULT_RANDOM_SAMPLES = 10
+
+# ---------------------------------------------------------------------------------------------
+# load
+
+
+def load(model: ModelSource, name: str = "model") -> Graph:
+    """A model file (any format a front end reads), TFLite bytes or a graph → the graph."""
+    if isinstance(model, Graph):
+        return model
+    if isinstance(model, bytes):
+        return parse_tflite(model, name=name)
+    return load_model(Path(model))
+
+
+@dataclass
+class FloatModel:
+    graph: Graph
+    preprocess: Preprocess
+    source: str
+
+
+def _pixel_override(pre: Preprocess, pixel_scale: Any, pixel_offset: Any) -> Preprocess:
+    changes: dict[str, Any] = {}
+    if pixel_scale is not None:
+        changes["scale"] = tuple(pixel_scale) if isinstance(pixel_scale, (list, tuple)) else float(pixel_scale)
+    if pixel_offset is not None:
+        changes["offset"] = tuple(pixel_offset) if isinstance(pixel_offset, (list, tuple)) else float(pixel_offset)
+    return replace(pre, **changes) if changes else pre
+
+
+def load_float_model(path: Path | str, *, pixel_scale: Any = None, pixel_offset: Any = None) -> FloatModel:
+    """A float model file → graph + preprocessing (``real = pixel·scale + offset``).
+
+    The preprocessing comes from the file when it records one (PyTorch checkpoints may), else
+    the default for the input shape (pixels/255); `pixel_scale`/`pixel_offset` override it.
+    """
+    p = Path(path)
+    graph = load_model(p)
+    if graph.is_quantized:
+        raise ModelFormatError(f"{p} is already quantized (int8 input/output); give a float model")
+    return FloatModel(graph, _pixel_override(preprocess_for(graph), pixel_scale, pixel_offset), str(p))
+
+
+# ---------------------------------------------------------------------------------------------
+# quantize
+
+
+def quantize(model: Path | str, calib: Path | str | Dataset, *, num_calib: int = 1000, seed: int = 0,
+             config: PTQConfig | None = None, pixel_scale: Any = None, pixel_offset: Any = None) -> PTQResult:
+    """Post-training quantization of a float model file with `num_calib` class-balanced samples of
+    `calib`; the result's ``graph`` is the int8 graph (``tflite`` its file bytes)."""
+    require_torch("quantize")
+    from edgekit.quant.ptq import quantize_graph
+
+    fm = load_float_model(model, pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+    ds = calib if isinstance(calib, Dataset) else load_dataset(calib, limit=num_calib, seed=seed)
+    if len(ds) > num_calib:
+        ds = Dataset(ds.images[:num_calib], None if ds.labels is None else ds.labels[:num_calib],
+                     ds.class_names, ds.source)
+    x = fm.preprocess.apply(ds.images)
+    return quantize_graph(fm.graph, x, fm.preprocess, config,
+                          description={"source": Path(fm.source).name, "seed": seed})
+
+
+# ---------------------------------------------------------------------------------------------
+# lower, plan, emit
+
+
+def lower(graph: Graph) -> LoweredModel:
+    """Every node → a C kernel call (or a view), with the fusions."""
+    return lower_graph(graph)
+
+
+def plan(model: LoweredModel) -> MemoryPlan:
+    """Offsets of every activation and scratch buffer in one static arena."""
+    return plan_memory(model)
+
+
+def emit(model: LoweredModel, memory: MemoryPlan, out_dir: Path | str, name: str) -> GeneratedLibrary:
+    """Render the C library."""
+    return emit_library(model, memory, Path(out_dir), name)
+
+
+def generate(model: ModelSource, out_dir: Path | str, name: str | None = None) -> GeneratedLibrary:
+    """lower → plan → emit: the C library of a model (file, bytes or graph) in `out_dir`."""
+    graph = load(model)
+    lowered = lower(graph)
+    return emit(lowered, plan(lowered), out_dir, name or _default_name(model))
+
+
+def _default_name(model: ModelSource) -> str:
+    return default_name(Path(model)) if isinstance(model, (str, Path)) else "model"
+
+
+# ---------------------------------------------------------------------------------------------
+# build (host)
+
+
+def build_host(lib: GeneratedLibrary, build_dir: Path | None = None) -> HostModel:
+    """The library compiled with the host C compiler and loaded into this process."""
+    return HostModel.from_library(lib, build_dir)
+
+
+def compile_model(model: ModelSource, name: str = "model", work_dir: Path | None = None) -> HostModel:
+    """load → lower → plan → emit → build: the model's generated C, loaded for host mode."""
+    graph = load(model, name)
+    tmp = None
+    if work_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="edgekit-")
+        work_dir = Path(tmp.name)
+    lib = generate(graph, work_dir / "lib", name)
+    host = build_host(lib, work_dir / "build")
+    if tmp is not None:
+        host._tmpdir = tmp  # keep the folder as long as the model is loaded
+    return host
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate (run on the host + accuracy)
+
+
+@dataclass
+class EvalResult:
+    top1: float  # percent
+    samples: int
+    correct: int
+    per_class: dict[str, float]  # class name -> percent
+    seconds: float
+    runtime: str  # "float (torch, cpu)" or "int8 (generated C, host)"
+    predictions: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"top1": self.top1, "samples": self.samples, "correct": self.correct,
+                "per_class": self.per_class, "seconds": round(self.seconds, 3), "runtime": self.runtime}
+
+
+def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None = None, seed: int = 0,
+             device: str | None = None, pixel_scale: Any = None, pixel_offset: Any = None,
+             work_dir: Path | None = None) -> EvalResult:
+    """Top-1 of a float model (float executor) or an int8 model (its generated C, host mode) on
+    labelled data."""
+    p = Path(model)
+    ds = data if isinstance(data, Dataset) else load_dataset(data, limit=limit, seed=seed)
+    if ds.labels is None:
+        raise DataError(f"{ds.source} has no labels; eval needs labelled data")
+    t0 = time.perf_counter()
+    graph = load_model(p)
+    if graph.is_quantized:
+        pre = _pixel_override(preprocess_for(graph), pixel_scale, pixel_offset)
+        host = compile_model(graph, name="evalmodel", work_dir=work_dir)
+        logits = host.run(pre.apply(ds.images))
+        runtime = "int8 (generated C, host)"
+    else:
+        require_torch("evaluate float models")
+        from edgekit.quant.float_exec import FloatExecutor
+
+        fm = FloatModel(graph, _pixel_override(preprocess_for(graph), pixel_scale, pixel_offset), str(p))
+        ex = FloatExecutor(fm.graph, device)
+        (logits,) = ex.run(fm.preprocess.apply(ds.images))
+        runtime = f"float (torch, {ex.device.type})"
+    preds = np.asarray(logits).reshape(len(ds), -1).argmax(axis=1)
+    labels = np.asarray(ds.labels)
+    correct = int((preds == labels).sum())
+    names = ds.class_names or [str(c) for c in range(int(labels.max()) + 1)]
+    per_class = {}
+    for c, cname in enumerate(names):
+        m = labels == c
+        if m.any():
+            per_class[cname] = round(100.0 * float((preds[m] == c).mean()), 2)
+    return EvalResult(top1=round(100.0 * correct / len(ds), 2), samples=len(ds), correct=correct,
+                      per_class=per_class, seconds=time.perf_counter() - t0, runtime=runtime,
+                      predictions=preds)
+
+
+# ---------------------------------------------------------------------------------------------
+# export and the arm64 build
+
+
+def export_model(model: Path | str, output: Path | str | None = None, *, calib: Path | str | None = None,
+                 num_calib: int = 1000, seed: int = 0, pixel_scale: Any = None,
+                 pixel_offset: Any = None) -> ExportResult:
+    """A quantized model file (any format), or a float one quantized on the way with `calib`, as
+    full-int8 TFLite for LiteRT; written atomically to `output` when given."""
+    p = Path(model)
+    if calib is not None:
+        graph = quantize(p, calib, num_calib=num_calib, seed=seed, pixel_scale=pixel_scale,
+                         pixel_offset=pixel_offset).graph
+    else:
+        graph = load_model(p)
+    result = export_graph(graph)
+    if output is not None:
+        out = Path(output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_bytes(result.tflite)
+        tmp.replace(out)
+    return result
+
+
+def check_arm64(model: ModelSource, inputs: np.ndarray, work_dir: Path | None = None,
+                name: str = "model") -> CrossCheck:
+    """The generated library cross-compiled for arm64 Linux, run under qemu-aarch64 and compared
+    with host mode bit for bit."""
+    from edgekit.toolchain.cross import check_bit_exact
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-a64-") as tmp:
+        work = Path(work_dir) if work_dir else Path(tmp)
+        lib = generate(model, work / "lib", name)
+        return check_bit_exact(lib, inputs, work)
+
+
+# ---------------------------------------------------------------------------------------------
+# run on the device and validate
+
+
+@dataclass
+class Samples:
+    inputs: np.ndarray
+    labels: np.ndarray | None = None
+    class_names: list[str] | None = None
+    source: str = "random"
+    raw: np.ndarray | None = None  # the samples before preprocessing (for the float model)
+
+
+@dataclass
+class DeployOutcome:
+    result: ValidationResult
+    library: GeneratedLibrary
+    run: Any  # edgekit.device.session.DeviceRun
+    samples: Samples
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.result.to_json()
+        data.update(self.extra)
+        return data
+
+
+def model_samples(info: ModelInfo, pre: Preprocess, data: Path | None, limit: int | None,
+                  seed: int = 0) -> Samples:
+    """Model-ready inputs: `data` preprocessed as the model's metadata says, or seeded random
+    inputs over the input dtype's range."""
+    per_sample = tuple(info.input.shape[1:]) if len(info.input.shape) > 1 and info.input.shape[0] == 1 \
+        else tuple(info.input.shape)
+    if data is None:
+        return Samples(inputs=random_inputs(per_sample, info.input.dtype, limit or DEFAULT_RANDOM_SAMPLES, seed))
+    ds: Dataset = load_dataset(data, limit=limit, seed=seed)
+    if len(ds) == 0:
+        raise DataError(f"{data} holds no samples")
+    x = pre.apply(ds.images)
+    return Samples(inputs=x.reshape((len(x), *per_sample)), labels=ds.labels, class_names=ds.class_names,
+                   source=str(data), raw=ds.images)
+
+
+def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None, data: Path | None = None,
+           limit: int | None = None, per_layer: bool = False, work_dir: Path | None = None,
+           name: str | None = None, float_outputs: np.ndarray | None = None,
+           progress: bool = True, calib: Path | None = None, num_calib: int = 1000,
+           float_model: Path | None = None, pixel_scale: Any = None,
+           pixel_offset: Any = None) -> DeployOutcome:
+    """Deploy `model` (int8) to `board` and validate it: generate → firmware → device (or QEMU) →
+    stream samples → compare with host mode (and the float model). With `calib`, `model` is a
+    float model quantized on the way. The float model (`model` with `calib`, else `float_model`)
+    fills the report's float accuracy on the same samples."""
+    from edgekit.device.session import run_library
+
+    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="edgekit-deploy-"))
+    source = Path(model)
+    quantized_info: dict[str, Any] = {}
+    if calib is not None:
+        if float_model is not None:
+            raise DataError("give either --calib (MODEL is the float model) or --float-model, not both")
+        graph, quantized_info = _quantize_for_deploy(source, calib, work, num_calib=num_calib,
+                                                     pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+        float_model = source
+    else:
+        graph = None if source.suffix.lower() in TORCH_SUFFIXES else load_model(source)
+    if graph is None or not graph.is_quantized:
+        raise DataError(f"{source} is a float model; give --calib DATA to quantize it on the way "
+                        "(or quantize it first with `edgekit quantize`)")
+    lib = generate(graph, work / "lib", name or default_name(source))
+    samples = model_samples(lib.info, preprocess_for(graph), data, limit)
+    if float_outputs is None and float_model is not None:
+        float_outputs = float_model_outputs(float_model, samples, lib.info, pixel_scale=pixel_scale,
+                                            pixel_offset=pixel_offset)
+    run = run_library(lib, board, samples.inputs, emulate, port, work / "firmware", per_layer=per_layer,
+                      progress=progress)
+    host = build_host(lib, work / "host").run(samples.inputs)
+    flash_lim, sram_lim = board.limits(emulate)
+    out = lib.info.output
+    result = ValidationResult.compute(
+        run.outputs.reshape(host.shape), host_outputs=host, float_outputs=float_outputs, labels=samples.labels,
+        class_names=samples.class_names, output_scale=out.scale, output_zero_point=out.zero_point,
+        ticks=run.ticks, tick_unit=run.info.tick_unit, clock_hz=run.info.clock_hz or None,
+        layer_ticks=run.layer_ticks, layer_names=list(run.layer_names), rom_bytes=run.rom_bytes,
+        ram_bytes=run.ram_bytes, arena_bytes=lib.info.arena_bytes, board_flash_bytes=flash_lim,
+        board_sram_bytes=sram_lim, board=board.name, emulated=emulate,
+    )
+    extra = {
+        "model": quantized_info.get("path", str(model)), "model_hash": f"0x{lib.info.model_hash:08x}",
+        "data": samples.source, "weights_bytes": lib.info.weights_bytes, "macs": None,
+        "build_seconds": run.build_seconds, "link_recoveries": run.recoveries, "work_dir": str(work),
+    }
+    if quantized_info:
+        extra["quantized"] = quantized_info
+    if float_model is not None:
+        extra["float_model"] = str(float_model)
+    try:
+        from edgekit.analyze import analyze_graph
+
+        extra["macs"] = analyze_graph(graph)[0].macs
+    except EdgekitError:  # MACs are informative only
+        pass
+    return DeployOutcome(result=result, library=lib, run=run, samples=samples, extra=extra)
+
+
+def _quantize_for_deploy(model: Path, calib: Path, work: Path, *, num_calib: int = 1000, pixel_scale: Any = None,
+                         pixel_offset: Any = None) -> tuple[Graph, dict[str, Any]]:
+    """PTQ with `edgekit quantize`'s defaults; the int8 model is also written into the work folder."""
+    from edgekit.quant.ptq import PTQConfig
+
+    res = quantize(model, calib, num_calib=num_calib, config=PTQConfig(progress=False),
+                   pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / f"{default_name(model)}_int8.tflite"
+    out.write_bytes(res.tflite)
+    cal = res.calibration
+    return res.graph, {"from": str(model), "calib": str(calib), "calibration_samples": cal.samples,
+                       "calibration_seconds": round(cal.seconds, 3), "device": str(cal.device), "path": str(out)}
+
+
+def float_model_outputs(float_model: Path, samples: Samples, info: ModelInfo, *, pixel_scale: Any = None,
+                        pixel_offset: Any = None) -> np.ndarray:
+    """The float model's outputs on the deployed samples: the raw data through the float model's
+    preprocessing, or (random inputs) the int8 inputs dequantized with the input's scale/zero point."""
+    require_torch("run the float model")
+    from edgekit.quant.float_exec import FloatExecutor
+
+    fm = load_float_model(float_model, pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+    t = fm.graph.tensors[fm.graph.inputs[0]]
+    if samples.raw is not None:
+        x = fm.preprocess.apply(samples.raw)
+    else:
+        x = (samples.inputs.astype(np.float32) - float(info.input.zero_point)) * float(info.input.scale)
+    x = np.asarray(x, dtype=np.float32).reshape((len(samples.inputs), *t.shape[1:]))
+    (y,) = FloatExecutor(fm.graph, "cpu").run(x)
+    return np.asarray(y, dtype=np.float32).reshape(len(samples.inputs), -1)
+
+
+@dataclass
+class DeviceValidation:
+    result: ValidationResult
+    device: Any  # edgekit.device.protocol.DeviceInfo
+    model_hash: int
+
+
+def validate_device(board: Board, port: str, model: Path | None = None, data: Path | None = None,
+                    limit: int | None = None, on_hello: Any = None) -> DeviceValidation:
+    """Validate an already flashed board: HELLO (and, with `model`, check it runs that model),
+    stream samples, compare with host mode when the model is known. `on_hello(info)` is called
+    with the device's answer before streaming."""
+    from edgekit.device.session import check_device_model, open_device, stream
+
+    with contextlib.ExitStack() as stack:
+        lib = None
+        if model is not None:
+            graph = load_model(model)
+            lib = generate(graph, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "lib",
+                           default_name(model))
+            pre = preprocess_for(graph)
+        with open_device(board, None, False, port) as client:
+            info = client.hello()
+            if on_hello is not None:
+                on_hello(info)
+            if lib is not None:
+                check_device_model(info, lib, port)
+                tinfo = lib.info
+            else:
+                tinfo = ModelInfo(name=info.model_name, input=_tensor(info.input), output=_tensor(info.output),
+                                  arena_bytes=info.arena_bytes, weights_bytes=0, layer_names=[],
+                                  model_hash=info.model_hash)
+                pre = Preprocess.for_model(tinfo.input.shape, tinfo.input.dtype, tinfo.input.scale,
+                                           tinfo.input.zero_point)
+            samples = model_samples(tinfo, pre, data, limit)
+            outs, ticks, _ = stream(client, samples.inputs)
+        host = None if lib is None else build_host(lib).run(samples.inputs)
+    result = ValidationResult.compute(
+        outs.reshape((len(samples.inputs), -1)), host_outputs=None if host is None else host.reshape(len(host), -1),
+        labels=samples.labels, class_names=samples.class_names, output_scale=tinfo.output.scale,
+        output_zero_point=tinfo.output.zero_point, ticks=ticks, tick_unit=info.tick_unit,
+        clock_hz=info.clock_hz or None, arena_bytes=info.arena_bytes, board=info.board, emulated=info.emulated,
+    )
+    return DeviceValidation(result=result, device=info, model_hash=info.model_hash)
+
+
+def _tensor(spec: Any) -> TensorInfo:
+    return TensorInfo(shape=tuple(spec.shape), dtype=spec.dtype, scale=spec.scale, zero_point=spec.zero_point)
+
+
+@contextlib.contextmanager
+def temporary_work_dir(work_dir: Path | None, prefix: str) -> Iterator[Path]:
+    """`work_dir` when given, else a temporary folder removed afterwards."""
+    if work_dir is not None:
+        yield Path(work_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
