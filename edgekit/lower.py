@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph, Node
-from edgekit.ops.params import AddParams, Conv2DGemmParams
+from edgekit.ops.conv_2d import Conv2DGemmParams
+from edgekit.ops.params import AddParams
 from edgekit.ops.registry import KernelCall, get_op
 
 

@@ -10,8 +10,16 @@ import numpy as np
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import ConcatParams
+from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.registry import SHARED, KernelCall, OpDef, QuantRule, register, versions
+
+
+@c_struct("ek_concat_params_t")
+class ConcatParams(KernelParams):
+    num_inputs: int
+    outer: int
+    out_row_bytes: int
+    in_row_bytes: np.ndarray
 
 
 def _axis(graph: Graph, node: Node) -> int:

@@ -14,8 +14,33 @@ from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _fast
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import AddArith, Conv2DGemmParams, Conv2DParams, ConvGeometry, Requant, RequantMode
+from edgekit.ops.params import AddArith, ConvGeometry, KernelParams, Requant, RequantMode, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
+
+
+@c_struct("ek_conv2d_params_t")
+class Conv2DParams(KernelParams):
+    geom: ConvGeometry
+    filter_in_c: int
+    input_offset: int
+    rq: Requant
+    weights: np.ndarray
+    bias: np.ndarray
+
+
+@c_struct("ek_conv2d_gemm_params_t")
+class Conv2DGemmParams(KernelParams):
+    geom: ConvGeometry
+    k4: int
+    pad_value: int
+    requant_small: int
+    rq_mode: int  # a RequantMode
+    rq: Requant
+    triples: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    fuse_add: int
+    add: AddArith
 
 
 def _geometry(graph: Graph, node: Node) -> tuple[ConvGeometry, int]:

@@ -13,8 +13,30 @@ from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _fast
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import ConvGeometry, DepthwiseConv2DFastParams, DepthwiseConv2DParams, Requant, RequantMode
+from edgekit.ops.params import ConvGeometry, KernelParams, Requant, RequantMode, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
+
+
+@c_struct("ek_dwconv2d_params_t")
+class DepthwiseConv2DParams(KernelParams):
+    geom: ConvGeometry
+    depth_multiplier: int
+    input_offset: int
+    rq: Requant
+    weights: np.ndarray
+    bias: np.ndarray
+
+
+@c_struct("ek_dwconv2d_fast_params_t")
+class DepthwiseConv2DFastParams(KernelParams):
+    geom: ConvGeometry
+    input_offset: int
+    requant_small: int
+    rq_mode: int  # a RequantMode
+    rq: Requant
+    triples: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
 
 
 def _geometry(graph: Graph, node: Node) -> tuple[ConvGeometry, int]:

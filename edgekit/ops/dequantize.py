@@ -10,9 +10,16 @@ import numpy as np
 
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _util as u
-from edgekit.ops.params import DequantizeParams
+from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.quantize import run_float
 from edgekit.ops.registry import KernelCall, OpDef, register, versions
+
+
+@c_struct("ek_dequantize_params_t")
+class DequantizeParams(KernelParams):
+    size: int
+    scale: float
+    zero_point: int
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:

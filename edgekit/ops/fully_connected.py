@@ -17,8 +17,20 @@ from edgekit.ops import _fast
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.conv_2d import gemm_call
-from edgekit.ops.params import ConvGeometry, FullyConnectedParams, Requant
+from edgekit.ops.params import ConvGeometry, KernelParams, Requant, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register
+
+
+@c_struct("ek_fully_connected_params_t")
+class FullyConnectedParams(KernelParams):
+    batches: int
+    accum_depth: int
+    out_c: int
+    per_channel: int
+    input_offset: int
+    rq: Requant
+    weights: np.ndarray
+    bias: np.ndarray
 
 
 def fc_per_tensor_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:

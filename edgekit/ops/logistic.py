@@ -12,11 +12,20 @@ from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import LogisticParams
+from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
 OUTPUT_QPARAMS = (1.0 / 256.0, -128)
 INPUT_INTEGER_BITS = 4
+
+
+@c_struct("ek_logistic_params_t")
+class LogisticParams(KernelParams):
+    size: int
+    input_zero_point: int
+    input_range_radius: int
+    input_multiplier: int
+    input_left_shift: int
 
 
 def logistic_params(input_scale: float, input_zero_point: int) -> dict[str, int]:

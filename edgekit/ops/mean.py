@@ -6,11 +6,27 @@ folded in (:func:`mean_multiplier`), ``ek_mean_s8``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _util as u
-from edgekit.ops.params import MeanParams, Multiplier
+from edgekit.ops.params import KernelParams, Multiplier, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
+
+
+@c_struct("ek_mean_params_t")
+class MeanParams(KernelParams):
+    num_kept: int
+    num_red: int
+    kept_dims: np.ndarray
+    kept_strides: np.ndarray
+    red_dims: np.ndarray
+    red_strides: np.ndarray
+    num_elements: int
+    input_zero_point: int
+    output_zero_point: int
+    rescale: Multiplier
 
 
 def mean_multiplier(input_scale: float, output_scale: float, num_elements: int) -> tuple[int, int]:

@@ -9,8 +9,19 @@ from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import MulParams, Multiplier
+from edgekit.ops.params import Broadcast, KernelParams, Multiplier, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
+
+
+@c_struct("ek_mul_params_t")
+class MulParams(KernelParams):
+    bc: Broadcast
+    input1_offset: int
+    input2_offset: int
+    output_offset: int
+    output: Multiplier
+    act_min: int
+    act_max: int
 
 
 def mul_multiplier(s1: float, s2: float, s_out: float) -> tuple[int, int]:

@@ -10,8 +10,17 @@ import numpy as np
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import PadParams
+from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.registry import SHARED, KernelCall, OpDef, QuantRule, register, versions
+
+
+@c_struct("ek_pad_params_t")
+class PadParams(KernelParams):
+    rank: int
+    in_dims: np.ndarray
+    out_dims: np.ndarray
+    pad_before: np.ndarray
+    pad_value: int
 
 
 def _paddings(graph: Graph, node: Node) -> list[tuple[int, int]]:

@@ -1,7 +1,9 @@
 """Typed kernel parameters: one frozen dataclass per C parameter struct of the runtime.
 
 Each class mirrors a ``typedef struct {...} name;`` of ``firmware/runtime/ek_runtime.h``
-field for field (the class attribute ``c_struct`` names it). Field kinds:
+field for field (the class attribute ``c_struct`` names it). This module holds the shared
+sub-structs and the structs several ops share; an op's own struct is declared with
+:func:`c_struct` in its op module. Field kinds:
 
 * ``int`` → an ``int32_t`` field; ``float`` → a ``float`` field;
 * ``np.ndarray`` → a ``const T *`` field: the array is emitted as a ``const T[]`` in flash (its
@@ -46,7 +48,8 @@ class KernelParams(CStruct):
     """A kernel's parameter struct (the ``p`` of ``void ek_xxx(const P *p, ...)``)."""
 
 
-def _c_struct(name: str):  # type: ignore[no-untyped-def]
+def c_struct(name: str):  # type: ignore[no-untyped-def]
+    """Class decorator: a frozen dataclass mirroring the C struct `name`."""
     def deco(cls: type) -> type:
         cls = dataclasses.dataclass(frozen=True, eq=False)(cls)
         cls.c_struct = name  # type: ignore[attr-defined]
@@ -59,7 +62,7 @@ def _c_struct(name: str):  # type: ignore[no-untyped-def]
 # shared sub-structs
 
 
-@_c_struct("ek_mult_t")
+@c_struct("ek_mult_t")
 class Multiplier(CStruct):
     """A quantized multiplier ``multiplier · 2^(shift − 31)`` (TFLM's QuantizeMultiplier)."""
 
@@ -67,7 +70,7 @@ class Multiplier(CStruct):
     shift: int
 
 
-@_c_struct("ek_conv_geom_t")
+@c_struct("ek_conv_geom_t")
 class ConvGeometry(CStruct):
     """The geometry of a 2-D convolution or pooling window over an NHWC batch."""
 
@@ -88,7 +91,7 @@ class ConvGeometry(CStruct):
     pad_w: int
 
 
-@_c_struct("ek_requant_t")
+@c_struct("ek_requant_t")
 class Requant(CStruct):
     """Per-channel requantization of int32 accumulators to int8, then the activation clamp."""
 
@@ -99,7 +102,7 @@ class Requant(CStruct):
     shift: np.ndarray  # int32 [channels]
 
 
-@_c_struct("ek_broadcast_t")
+@c_struct("ek_broadcast_t")
 class Broadcast(CStruct):
     """The operands of a binary elementwise op: broadcast layout and constant operands."""
 
@@ -115,7 +118,7 @@ class Broadcast(CStruct):
     const2: np.ndarray
 
 
-@_c_struct("ek_add_arith_t")
+@c_struct("ek_add_arith_t")
 class AddArith(CStruct):
     """TFLM's int8 ADD/SUB arithmetic (also the residual ADD fused into a convolution)."""
 
@@ -152,149 +155,23 @@ class RequantMode(IntEnum):
 
 
 # ---------------------------------------------------------------------------------------------
-# kernel parameter structs
+# kernel parameter structs shared by several ops (an op's own struct lives in its op module)
 
 
-@_c_struct("ek_conv2d_params_t")
-class Conv2DParams(KernelParams):
-    geom: ConvGeometry
-    filter_in_c: int
-    input_offset: int
-    rq: Requant
-    weights: np.ndarray
-    bias: np.ndarray
-
-
-@_c_struct("ek_dwconv2d_params_t")
-class DepthwiseConv2DParams(KernelParams):
-    geom: ConvGeometry
-    depth_multiplier: int
-    input_offset: int
-    rq: Requant
-    weights: np.ndarray
-    bias: np.ndarray
-
-
-@_c_struct("ek_conv2d_gemm_params_t")
-class Conv2DGemmParams(KernelParams):
-    geom: ConvGeometry
-    k4: int
-    pad_value: int
-    requant_small: int
-    rq_mode: int  # a RequantMode
-    rq: Requant
-    triples: np.ndarray
-    weights: np.ndarray
-    bias: np.ndarray
-    fuse_add: int
-    add: AddArith
-
-
-@_c_struct("ek_dwconv2d_fast_params_t")
-class DepthwiseConv2DFastParams(KernelParams):
-    geom: ConvGeometry
-    input_offset: int
-    requant_small: int
-    rq_mode: int  # a RequantMode
-    rq: Requant
-    triples: np.ndarray
-    weights: np.ndarray
-    bias: np.ndarray
-
-
-@_c_struct("ek_fully_connected_params_t")
-class FullyConnectedParams(KernelParams):
-    batches: int
-    accum_depth: int
-    out_c: int
-    per_channel: int
-    input_offset: int
-    rq: Requant
-    weights: np.ndarray
-    bias: np.ndarray
-
-
-@_c_struct("ek_add_params_t")
+@c_struct("ek_add_params_t")
 class AddParams(KernelParams):
     bc: Broadcast
     arith: AddArith
 
 
-@_c_struct("ek_mul_params_t")
-class MulParams(KernelParams):
-    bc: Broadcast
-    input1_offset: int
-    input2_offset: int
-    output_offset: int
-    output: Multiplier
-    act_min: int
-    act_max: int
-
-
-@_c_struct("ek_pool_params_t")
+@c_struct("ek_pool_params_t")
 class PoolParams(KernelParams):
     geom: ConvGeometry
     act_min: int
     act_max: int
 
 
-@_c_struct("ek_softmax_params_t")
-class SoftmaxParams(KernelParams):
-    outer: int
-    depth: int
-    input_multiplier: int
-    input_left_shift: int
-    diff_min: int
-
-
-@_c_struct("ek_logistic_params_t")
-class LogisticParams(KernelParams):
-    size: int
-    input_zero_point: int
-    input_range_radius: int
-    input_multiplier: int
-    input_left_shift: int
-
-
-@_c_struct("ek_mean_params_t")
-class MeanParams(KernelParams):
-    num_kept: int
-    num_red: int
-    kept_dims: np.ndarray
-    kept_strides: np.ndarray
-    red_dims: np.ndarray
-    red_strides: np.ndarray
-    num_elements: int
-    input_zero_point: int
-    output_zero_point: int
-    rescale: Multiplier
-
-
-@_c_struct("ek_pad_params_t")
-class PadParams(KernelParams):
-    rank: int
-    in_dims: np.ndarray
-    out_dims: np.ndarray
-    pad_before: np.ndarray
-    pad_value: int
-
-
-@_c_struct("ek_concat_params_t")
-class ConcatParams(KernelParams):
-    num_inputs: int
-    outer: int
-    out_row_bytes: int
-    in_row_bytes: np.ndarray
-
-
-@_c_struct("ek_quantize_f32_params_t")
-class QuantizeF32Params(KernelParams):
-    size: int
-    scale: float
-    zero_point: int
-
-
-@_c_struct("ek_requantize_params_t")
+@c_struct("ek_requantize_params_t")
 class RequantizeParams(KernelParams):
     size: int
     input_zero_point: int
@@ -302,20 +179,6 @@ class RequantizeParams(KernelParams):
     rescale: Multiplier
     act_min: int
     act_max: int
-
-
-@_c_struct("ek_dequantize_params_t")
-class DequantizeParams(KernelParams):
-    size: int
-    scale: float
-    zero_point: int
-
-
-@_c_struct("ek_clamp_params_t")
-class ClampParams(KernelParams):
-    size: int
-    lower: int
-    upper: int
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,3 +315,26 @@ def check_requant_mode_enum(header_text: str | None = None) -> None:
     py = {f"EK_RQ_{m.name}": int(m.value) for m in RequantMode}
     if c_enum != py:
         raise EdgekitError(f"internal: RequantMode {py} differs from the C enum ek_rq_mode_t {c_enum}")
+
+
+def check_class_against_header(cls: type[CStruct], structs: dict[str, list[CField]] | None = None) -> None:
+    """Fail unless dataclass `cls` declares the fields of its C struct, of the same kinds (no
+    instance needed: this checks the declarations; :func:`check_against_header` checks values)."""
+    structs = runtime_structs() if structs is None else structs
+    c_fields = structs.get(cls.c_struct)
+    if c_fields is None:
+        raise EdgekitError(f"internal: {RUNTIME_HEADER} has no struct {cls.c_struct} ({cls.__name__})")
+    hints = _hints(cls)
+    py_names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    missing = sorted({f.name for f in c_fields} - set(py_names))
+    unknown = sorted(set(py_names) - {f.name for f in c_fields})
+    if missing or unknown:
+        raise EdgekitError(f"internal: {cls.__name__} does not match C struct {cls.c_struct}: "
+                           f"missing {missing or 'none'}, unknown {unknown or 'none'}")
+    for cf in c_fields:
+        kind = _kind(hints[cf.name])
+        want = "array" if cf.pointer else "struct" if cf.ctype in structs else "float" if cf.ctype == "float" else "int"
+        if kind != want:
+            raise EdgekitError(f"internal: {cls.__name__}.{cf.name} is declared {kind}; the C struct holds {want}")
+        if kind == "struct" and hints[cf.name].c_struct != cf.ctype:
+            raise EdgekitError(f"internal: {cls.__name__}.{cf.name} is a {hints[cf.name].c_struct}, C says {cf.ctype}")

@@ -10,8 +10,15 @@ import numpy as np
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _util as u
-from edgekit.ops.params import Multiplier, QuantizeF32Params, RequantizeParams
+from edgekit.ops.params import KernelParams, Multiplier, RequantizeParams, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, register, versions
+
+
+@c_struct("ek_quantize_f32_params_t")
+class QuantizeF32Params(KernelParams):
+    size: int
+    scale: float
+    zero_point: int
 
 
 def run_float(ex: object, node: Node, args: list) -> list:

@@ -10,8 +10,15 @@ from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import ClampParams
+from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.registry import SHARED, KernelCall, OpDef, QuantRule, register, versions
+
+
+@c_struct("ek_clamp_params_t")
+class ClampParams(KernelParams):
+    size: int
+    lower: int
+    upper: int
 
 
 def _relu6(x):  # type: ignore[no-untyped-def]

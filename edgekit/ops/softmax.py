@@ -12,11 +12,20 @@ from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import SoftmaxParams
+from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
 OUTPUT_QPARAMS = (1.0 / 256.0, -128)
 SCALED_DIFF_INTEGER_BITS = 5
+
+
+@c_struct("ek_softmax_params_t")
+class SoftmaxParams(KernelParams):
+    outer: int
+    depth: int
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
 
 
 def softmax_params(beta: float, input_scale: float) -> dict[str, int]:
