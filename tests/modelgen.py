@@ -644,6 +644,20 @@ def random_relu6(rng: np.random.Generator) -> ModelSpec:
     return _random_relu(rng, "RELU6")
 
 
+LEAKY_ALPHAS = (0.01, 0.1, 0.2, 0.3, 0.5, 1.5, -0.25, 0.0)
+
+
+def random_leaky_relu(rng: np.random.Generator, alpha: float | None = None) -> ModelSpec:
+    """LEAKY_RELU with an alpha from LEAKY_ALPHAS (also > 1, negative and 0), output calibrated."""
+    g = Graph(rng)
+    x = g.input(_rand_nhwc(rng, (1, 6)))
+    a = float(rng.choice(LEAKY_ALPHAS)) if alpha is None else float(alpha)
+    v = g.samples[x]
+    y = g.calibrated(np.where(v >= 0, v, a * v))
+    g.op("LEAKY_RELU", [x], [y], alpha=a)
+    return g.spec([x], [y], "leaky_relu")
+
+
 def random_quantize(rng: np.random.Generator) -> ModelSpec:
     """float32 → int8 (half the time) or int8 → int8 requantization."""
     g = Graph(rng)
@@ -779,6 +793,7 @@ OP_GENERATORS: dict[str, Callable[[np.random.Generator], ModelSpec]] = {
     "LOGISTIC": random_logistic,
     "RELU": random_relu,
     "RELU6": random_relu6,
+    "LEAKY_RELU": random_leaky_relu,
     "QUANTIZE": random_quantize,
     "DEQUANTIZE": random_dequantize,
     "TRANSPOSE": random_transpose,

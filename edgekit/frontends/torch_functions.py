@@ -136,6 +136,9 @@ def _fn_unary(op: str) -> Callable[..., _Val]:
         if op == "GELU":
             approx = kwargs.get("approximate", "none") == "tanh"
             return _Val(cv.op(op, [v.tid], cv.shape(v.tid), n.name, approximate=approx), v.perm)
+        if op == "LEAKY_RELU":
+            slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
+            return _Val(cv.op(op, [v.tid], cv.shape(v.tid), n.name, alpha=float(slope)), v.perm)
         return _Val(cv.op(op, [v.tid], cv.shape(v.tid), n.name), v.perm)
     return handler
 
@@ -266,7 +269,7 @@ for _k in (torch.mean, ("method", "mean")):
 for _fn, _op in ((F.relu, "RELU"), (torch.relu, "RELU"), (("method", "relu"), "RELU"), (F.relu6, "RELU6"),
                  (F.hardswish, "HARD_SWISH"), (F.gelu, "GELU"), (torch.sigmoid, "LOGISTIC"),
                  (F.sigmoid, "LOGISTIC"), (("method", "sigmoid"), "LOGISTIC"), (torch.tanh, "TANH"),
-                 (F.tanh, "TANH"), (("method", "tanh"), "TANH")):
+                 (F.tanh, "TANH"), (("method", "tanh"), "TANH"), (F.leaky_relu, "LEAKY_RELU")):
     FN_HANDLERS[_fn] = _fn_unary(_op)
 FN_HANDLERS[F.silu] = _silu_fn
 FN_HANDLERS[F.hardtanh] = _fn_hardtanh

@@ -7,7 +7,7 @@ example input and converts node by node:
 * Conv2d (plain, depthwise → DEPTHWISE_CONV_2D, grouped → CONV_2D with the filter depth of a
   group), with a following BatchNorm2d folded into it; other BatchNorms become MUL + ADD;
 * Linear → FULLY_CONNECTED (``keep_num_dims`` for rank > 2);
-* ReLU, ReLU6, Hardswish, SiLU (LOGISTIC·x), GELU, Sigmoid, Tanh; Dropout/Identity vanish;
+* ReLU, ReLU6, LeakyReLU, Hardswish, SiLU (LOGISTIC·x), GELU, Sigmoid, Tanh; Dropout/Identity vanish;
 * max/avg pooling, adaptive average pooling (global or evenly dividing), mean;
 * add/sub/mul/div (by tensors or numbers), cat, flatten/reshape/view, permute/transpose;
 * LayerNorm → LAYER_NORM, softmax → SOFTMAX, matmul → BATCH_MATMUL;

@@ -88,6 +88,10 @@ def _gelu_mod(cv: _Converter, n: torch.fx.Node, mod: nn.GELU, args: list, kwargs
     return _Val(cv.op("GELU", [v.tid], cv.shape(v.tid), n.name, approximate=mod.approximate == "tanh"), v.perm)
 
 
+def _leaky_relu_mod(cv: _Converter, n: torch.fx.Node, mod: nn.LeakyReLU, args: list, kwargs: dict) -> _Val:
+    return _unary("LEAKY_RELU", alpha=float(mod.negative_slope))(cv, n, args, kwargs)
+
+
 def _hardtanh(cv: _Converter, n: torch.fx.Node, mod: nn.Hardtanh, args: list, kwargs: dict) -> _Val:
     if (mod.min_val, mod.max_val) == (0.0, 6.0):
         return _unary("RELU6")(cv, n, args, kwargs)
@@ -172,6 +176,7 @@ MODULE_HANDLERS.update({
     nn.ReLU: _unary("RELU"),
     nn.ReLU6: _unary("RELU6"),
     nn.Hardswish: _unary("HARD_SWISH"),
+    nn.LeakyReLU: _leaky_relu_mod,
     nn.SiLU: _silu,
     nn.GELU: _gelu_mod,
     nn.Sigmoid: _unary("LOGISTIC"),

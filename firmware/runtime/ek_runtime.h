@@ -265,6 +265,16 @@ typedef struct {
     int32_t zero_point;
 } ek_dequantize_params_t;
 
+/* LEAKY_RELU int8: x - input_zero_point requantized by `identity` (s_in/s_out) when >= 0, by
+ * `alpha` (alpha * s_in/s_out; multiplier < 0 for a negative alpha) below, + output_zero_point */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    ek_mult_t identity;
+    ek_mult_t alpha;
+} ek_leaky_relu_params_t;
+
 /* RELU6 int8 (TFLM: clamp to [zp, q(6)] without requantization) */
 typedef struct {
     int32_t size;
@@ -304,6 +314,8 @@ void ek_requantize_s8(const ek_requantize_params_t *p, const void *const *inputs
 void ek_dequantize_s8_f32(const ek_dequantize_params_t *p, const void *const *inputs, void *const *outputs,
                           void *scratch);
 void ek_clamp_s8(const ek_clamp_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_leaky_relu_s8(const ek_leaky_relu_params_t *p, const void *const *inputs, void *const *outputs,
+                      void *scratch);
 
 #ifdef __cplusplus
 }

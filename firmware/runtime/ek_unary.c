@@ -1,5 +1,5 @@
 /* edgekit runtime: unary int8 ops (QUANTIZE, DEQUANTIZE, requantize/RELU, RELU6 clamp,
- * LOGISTIC), bit-exact with TFLM reference kernels. */
+ * LOGISTIC, LEAKY_RELU), bit-exact with TFLM reference kernels. */
 #include "ek_runtime.h"
 
 /* std::round on float (ties away from zero) for |x| <= 2^24, without libm */
@@ -96,5 +96,34 @@ void ek_logistic_s8(const ek_logistic_params_t *p, const void *const *inputs, vo
             int32_t y = ek_rdbpot(y_q0, 31 - 8) - 128;
             out[i] = (int8_t)ek_clamp32(y, -128, 127);
         }
+    }
+}
+
+/* TFLM reference QuantizeLeakyRelu: x = in - input_zero_point; y = output_zero_point +
+ *   MultiplyByQuantizedMultiplier(x, identity)          for x >= 0,
+ *   sign(alpha) * MultiplyByQuantizedMultiplier(x, |alpha|) for x < 0,
+ * clamped to [-128, 127]. TFLM applies a negative alpha multiplier as |m| and negates the result.
+ * Overflow: |x| <= 255; ek_mbqm wraps its left shift as TFLM's does, the generator refuses
+ * alpha = INT32_MIN (not negatable), and the sums are wrapping int32 additions (the clamp then
+ * matches TFLM's int32 arithmetic). */
+void ek_leaky_relu_s8(const ek_leaky_relu_params_t *p, const void *const *inputs, void *const *outputs,
+                      void *scratch)
+{
+    const int8_t *in = (const int8_t *)inputs[0];
+    int8_t *out = (int8_t *)outputs[0];
+    const int negative = p->alpha.multiplier < 0;
+    const int32_t alpha_m = negative ? -p->alpha.multiplier : p->alpha.multiplier;
+    int32_t i;
+    (void)scratch;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t x = (int32_t)in[i] - p->input_zero_point;
+        int32_t v;
+        if (x >= 0) {
+            v = ek_mbqm(x, p->identity.multiplier, p->identity.shift);
+        } else {
+            const int32_t s = ek_mbqm(x, alpha_m, p->alpha.shift);
+            v = negative ? ek_wrap_neg(s) : s;
+        }
+        out[i] = (int8_t)ek_clamp32(ek_wrap_add(p->output_zero_point, v), -128, 127);
     }
 }
