@@ -35,7 +35,7 @@ import numpy as np
 
 from edgekit.data import Dataset, Preprocess, load_dataset, random_inputs
 from edgekit.emit import GeneratedLibrary, ModelInfo, TensorInfo, default_name, emit_library
-from edgekit.errors import DataError, EdgekitError, ModelFormatError
+from edgekit.errors import DataError, EdgekitError, ModelFormatError, UnsupportedOpError
 from edgekit.export import ExportResult, export_graph
 from edgekit.frontends.loader import TORCH_SUFFIXES, load_model, require_torch
 from edgekit.frontends.tflite import parse_tflite
@@ -139,7 +139,13 @@ def emit(model: LoweredModel, memory: MemoryPlan, out_dir: Path | str, name: str
 def generate(model: ModelSource, out_dir: Path | str, name: str | None = None) -> GeneratedLibrary:
     """lower → plan → emit: the C library of a model (file, bytes or graph) in `out_dir`."""
     graph = load(model)
-    lowered = lower(graph)
+    try:
+        lowered = lower(graph)
+    except UnsupportedOpError as err:
+        if graph.is_quantized:
+            raise
+        raise UnsupportedOpError(f"{err}. {graph.name!r} is a float model and edgekit's kernels are int8: "
+                                 "`edgekit quantize MODEL --calib DATA -o OUT.tflite` makes it deployable") from None
     return emit(lowered, plan(lowered), out_dir, name or _default_name(model))
 
 
