@@ -23,6 +23,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from edgekit.ops.params import Requant, RequantMode
+
 _FORCED: list[str] = []
 
 
@@ -86,6 +88,25 @@ def rq_triples(mult: np.ndarray, rshift: np.ndarray, output_offset: int) -> np.n
     d = (np.int64(1) << (r - 1)) + np.int64(output_offset) * (np.int64(1) << r)
     t = np.stack([np.asarray(mult, dtype=np.int64), r, d], axis=1).reshape(-1)
     return t.astype(np.int32)
+
+
+def fast_requant(rq: Requant, mult: np.ndarray, shift: np.ndarray, small: bool,
+                 uniform_ok: bool) -> tuple[Requant, RequantMode, np.ndarray]:
+    """The optimised kernels' requantization: (rq fields, mode, triples) for TFLM's per-channel
+    `rq` with the kernel's `mult`/`shift` (the right shift r when `small`). When the triples of
+    :func:`rq_triples` apply they replace mult/shift (emitted empty); with `uniform_ok` one triple
+    serves every channel when they are all equal."""
+    keep = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=mult, shift=shift)
+    t = rq_triples(mult, shift, rq.output_offset) if small else None
+    if t is None:
+        return keep, RequantMode.GENERIC, np.zeros(0, dtype=np.int32)
+    full = rq.act_min == -128 and rq.act_max == 127
+    t = t.reshape(-1, 3)
+    empty = np.zeros(0, dtype=np.int32)
+    without = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=empty, shift=empty)
+    if uniform_ok and bool(np.all(t == t[:1])):
+        return without, RequantMode.UNIFORM_SSAT if full else RequantMode.UNIFORM_CLAMP, t[0].copy()
+    return without, RequantMode.TRIPLES_SSAT if full else RequantMode.TRIPLES_CLAMP, t.reshape(-1).copy()
 
 
 def gemm_params(w2: np.ndarray, bias: np.ndarray, input_offset: int, mult: np.ndarray,

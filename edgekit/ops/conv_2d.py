@@ -14,7 +14,7 @@ from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _fast
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import AddArith, ConvGeometry, KernelParams, Requant, RequantMode, c_struct
+from edgekit.ops.params import AddArith, ConvGeometry, KernelParams, Requant, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
 
@@ -109,23 +109,8 @@ def gemm_call(g: ConvGeometry, rq: Requant, w2: np.ndarray, bias: np.ndarray, in
     """The im2col + SMLAD GEMM kernel (ek_conv_dsp.c) for an ungrouped convolution (or an FC
     viewed as a 1×1 convolution): `w2` is [out_c, K] int8, `rq` TFLM's per-channel requantization."""
     fast = _fast.gemm_params(w2, bias, input_offset, rq.mult, rq.shift)
-    rq_fast = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=fast["out_mult"],
-                      shift=fast["out_shift"])
-    mode, triples = RequantMode.GENERIC, np.zeros(0, dtype=np.int32)
-    t = _fast.rq_triples(fast["out_mult"], fast["out_shift"], rq.output_offset) if fast["requant_small"] else None
-    if t is not None:
-        full = rq.act_min == -128 and rq.act_max == 127
-        t = t.reshape(-1, 3)
-        uniform = bool(np.all(t == t[:1]))
-        if uniform:
-            mode = RequantMode.UNIFORM_SSAT if full else RequantMode.UNIFORM_CLAMP
-            triples = t[0].copy()
-        else:
-            mode = RequantMode.TRIPLES_SSAT if full else RequantMode.TRIPLES_CLAMP
-            triples = t.reshape(-1).copy()
-        empty = np.zeros(0, dtype=np.int32)  # the triples replace mult/shift
-        rq_fast = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=empty,
-                          shift=empty)
+    rq_fast, mode, triples = _fast.fast_requant(rq, fast["out_mult"], fast["out_shift"], bool(fast["requant_small"]),
+                                                uniform_ok=True)
     params = Conv2DGemmParams(geom=g, k4=fast["k4"], pad_value=fast["pad_value"], requant_small=fast["requant_small"],
                               rq_mode=int(mode), rq=rq_fast, triples=triples, weights=fast["weights"],
                               bias=fast["bias"], fuse_add=0, add=AddArith.none())

@@ -13,7 +13,7 @@ from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _fast
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import ConvGeometry, KernelParams, Requant, RequantMode, c_struct
+from edgekit.ops.params import ConvGeometry, KernelParams, Requant, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
 
@@ -100,16 +100,7 @@ def _fast_call(g: ConvGeometry, fields: dict, x_id: int, y_id: int) -> KernelCal
     shift = np.asarray(rq.shift, dtype=np.int32)
     small = _fast.small_requant(bound, shift)
     out_shift = (-shift).astype(np.int32) if small else shift
-    rq_fast = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=rq.mult,
-                      shift=out_shift)
-    mode, triples = RequantMode.GENERIC, np.zeros(0, dtype=np.int32)
-    t = _fast.rq_triples(rq.mult, out_shift, rq.output_offset) if small else None
-    if t is not None:
-        full = rq.act_min == -128 and rq.act_max == 127
-        mode, triples = (RequantMode.TRIPLES_SSAT if full else RequantMode.TRIPLES_CLAMP), t
-        empty = np.zeros(0, dtype=np.int32)  # the triples replace mult/shift
-        rq_fast = Requant(output_offset=rq.output_offset, act_min=rq.act_min, act_max=rq.act_max, mult=empty,
-                          shift=empty)
+    rq_fast, mode, triples = _fast.fast_requant(rq, rq.mult, out_shift, small, uniform_ok=False)
     params = DepthwiseConv2DFastParams(geom=g, input_offset=fields["input_offset"], requant_small=int(small),
                                        rq_mode=int(mode), rq=rq_fast, triples=triples,
                                        weights=_fast.pack_dw_weights(w), bias=fields["bias"])

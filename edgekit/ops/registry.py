@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph, Node
 
@@ -172,7 +170,3 @@ def bytes_moved(graph: Graph, node: Node) -> int:
     """Bytes read and written by a node: all its inputs (weights included) and outputs."""
     total = sum(graph.tensors[i].nbytes for i in node.inputs if i >= 0)
     return total + sum(graph.tensors[i].nbytes for i in node.outputs)
-
-
-def is_array(value: object) -> bool:
-    return isinstance(value, np.ndarray)
