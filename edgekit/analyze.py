@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph
-from edgekit.lower import LoweredModel, LoweredNode, lower_graph
+from edgekit.lower import LoweredModel, LoweredNode, check_kernel_dtypes, lower_graph
 from edgekit.ops.registry import KernelCall, bytes_moved, get_op
 from edgekit.plan.memory import MemoryPlan, plan_memory
 
@@ -59,6 +59,7 @@ def _planning_model(graph: Graph) -> tuple[LoweredModel, list[str]]:
         try:
             opdef = get_op(node)
             if opdef.lower is not None:
+                check_kernel_dtypes(graph, node)
                 call = opdef.lower(graph, node)
         except UnsupportedOpError as err:
             unsupported.append(str(err))

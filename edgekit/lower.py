@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
 from edgekit.errors import UnsupportedOpError
-from edgekit.ir.graph import Graph, Node
+from edgekit.ir.graph import KERNEL_DTYPES, Graph, Node
 from edgekit.ops.conv_2d import Conv2DGemmParams
 from edgekit.ops.params import AddParams
 from edgekit.ops.registry import KernelCall, get_op
@@ -37,20 +39,48 @@ class LoweredModel:
 
 
 def lower_graph(graph: Graph) -> LoweredModel:
-    """Lower every node; the first unsupported op raises with its name and node index."""
+    """Lower every node; the first unsupported op raises with its name and node index.
+
+    Refused first: a model with nothing to compute, more than one input or output, a model
+    input/output with a scale that is not positive and finite, and (per node) an activation of a
+    type the C kernels do not take (:data:`KERNEL_DTYPES`)."""
+    if not graph.nodes:
+        raise UnsupportedOpError("the model has no operators; edgekit generates code for a model that computes "
+                                 "its output from its input: export the model with its layers")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedOpError(
             f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
             "edgekit generates code for single-input, single-output models"
         )
+    if graph.outputs[0] in graph.inputs:
+        raise UnsupportedOpError(f"the model's output is its input (tensor '{graph.tensors[graph.outputs[0]].name}'),"
+                                 " no operator computes it; export the model with its layers")
+    for what, tid in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
+        t = graph.tensors[tid]
+        scales = np.asarray(t.quant.scale if t.quant is not None else [1.0], dtype=np.float64).reshape(-1)
+        bad = scales[~(np.isfinite(scales) & (scales > 0))]
+        if bad.size:
+            raise UnsupportedOpError(f"{what} tensor '{t.name}' has quantization scale "
+                                     f"{float(np.float32(bad[0])):g}; re-convert the model")
     layers = []
     for node in graph.nodes:
         opdef = get_op(node)
         if opdef.lower is None:
             raise UnsupportedOpError(f"op {node.op} at node {node.index} has no C kernel yet")
+        check_kernel_dtypes(graph, node)
         call = opdef.lower(graph, node)
         layers.append(LoweredNode(node=node, call=call))
     return LoweredModel(graph=graph, layers=fuse_residual_adds(graph, layers))
+
+
+def check_kernel_dtypes(graph: Graph, node: Node) -> None:
+    """Every activation `node` reads or writes has a type the C kernels take."""
+    for tid in graph.activation_inputs(node) + node.outputs:
+        t = graph.tensors[tid]
+        if t.dtype not in KERNEL_DTYPES:
+            raise UnsupportedOpError(
+                f"unsupported type {t.dtype} at node {node.index} ({node.op}): tensor '{t.name}'; edgekit's "
+                f"kernels take {'/'.join(KERNEL_DTYPES)} activations: convert the model to int8")
 
 
 def fuse_residual_adds(graph: Graph, layers: list[LoweredNode]) -> list[LoweredNode]:

@@ -94,7 +94,7 @@ def graph_to_spec(graph: Graph, *, signature_key: str | None = SIGNATURE_KEY) ->
             name=t.name, shape=tuple(int(d) for d in t.shape), dtype=t.dtype, data=t.data,
             scale=None if q is None else [float(s) for s in np.asarray(q.scale).reshape(-1)],
             zero_point=None if q is None else [int(z) for z in np.asarray(q.zero_point).reshape(-1)],
-            quantized_dimension=0 if q is None else int(q.axis)))
+            quantized_dimension=0 if q is None else int(q.axis), is_variable=t.is_variable))
 
     ops: list[OpSpec] = []
     for node in graph.nodes:

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import EdgekitError, ModelFormatError, UnsupportedOpError
-from edgekit.ir.graph import Graph, Node, QuantParams, Tensor, fnv1a32
+from edgekit.ir.graph import DTYPE_BYTES, SUB_BYTE_BITS, Graph, Node, QuantParams, Tensor, fnv1a32
 from edgekit.tflite import schema
 from edgekit.tflite.reader import FlatBuffer, Table
 
-_DTYPES = {"FLOAT32": "float32", "FLOAT16": "float16", "INT32": "int32", "UINT8": "uint8", "INT64": "int64",
-           "BOOL": "bool", "INT16": "int16", "INT8": "int8"}
+# IR dtypes numpy has no type for: their constants are kept as raw bit patterns
+_RAW_STORAGE = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e5m2": "uint8"}
 _FIELD_KINDS = {"int": "int32", "bool": "bool", "float": "float32", "padding": "int8", "activation": "int8",
                 "tensor_type": "int8", "weights_format": "int8"}
 _MAX_RANK = 8
@@ -79,6 +79,7 @@ class _Reader:
             raise self.fb.fail("the subgraph declares no input or no output")
         graph = Graph(tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs, name=self.name,
                       source_hash=fnv1a32(self.fb.data), description=model.string(3))
+        _check_sized(graph)
         _check_dataflow(graph, self.fb)
         return graph
 
@@ -104,8 +105,7 @@ class _Reader:
             raise self.fb.fail(f"tensor {idx} has shape {shape_arr.tolist()}")
         shape = tuple(max(int(d), 1) if d < 0 else int(d) for d in shape_arr)
         type_code = int(t.scalar(1, "int8"))
-        type_name = schema.TENSOR_TYPE_NAMES.get(type_code, f"type {type_code}")
-        dtype = _DTYPES.get(type_name, type_name.lower())
+        dtype = schema.TENSOR_TYPE_NAMES.get(type_code, f"type code {type_code}").lower()
         name = t.string(3, f"t{idx}")
         data = None
         buf_idx = int(t.scalar(2, "uint32"))
@@ -113,8 +113,9 @@ class _Reader:
             raise self.fb.fail(f"tensor {idx} ({name}) uses buffer {buf_idx}, the model has {len(buffers)}")
         if buf_idx > 0:
             data = self._buffer_data(buffers[buf_idx], idx, name, shape, dtype)
-        quant = self._quant(t.table(4), idx, name, len(shape))
-        return Tensor(id=idx, name=name, shape=shape, dtype=dtype, data=data, quant=quant)
+        quant = self._quant(t.table(4), idx, name, shape)
+        return Tensor(id=idx, name=name, shape=shape, dtype=dtype, data=data, quant=quant,
+                      is_variable=bool(t.scalar(5, "bool")))
 
     def _buffer_data(self, buf: Table, idx: int, name: str, shape: tuple[int, ...], dtype: str) -> np.ndarray | None:
         raw = buf.bytes_view(0)
@@ -125,16 +126,18 @@ class _Reader:
                 raw = memoryview(self.fb.data)[offset:offset + size]
             else:
                 return None
-        if dtype not in _DTYPES.values():
-            raise UnsupportedOpError(f"tensor {idx} ({name}) has type {dtype}; edgekit reads "
-                                     f"{', '.join(sorted(set(_DTYPES.values())))}")
+        if dtype not in DTYPE_BYTES and dtype not in SUB_BYTE_BITS:
+            return None  # no fixed size (string, resource, ...): _check_sized refuses it where it is used
         numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        itemsize = np.dtype(dtype).itemsize
-        if numel * itemsize != len(raw):
+        bits = SUB_BYTE_BITS.get(dtype, 8 * DTYPE_BYTES.get(dtype, 0))
+        if -(-numel * bits // 8) != len(raw):
             raise self.fb.fail(f"tensor {idx} ({name}) of shape {list(shape)} {dtype} holds {len(raw)} bytes")
-        return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"), count=numel).reshape(shape).copy()
+        if dtype in SUB_BYTE_BITS:
+            return _unpack_sub_byte(np.frombuffer(raw, dtype=np.uint8), bits, dtype.startswith("int"), numel, shape)
+        storage = np.dtype(_RAW_STORAGE.get(dtype, dtype)).newbyteorder("<")
+        return np.frombuffer(raw, dtype=storage, count=numel).reshape(shape).copy()
 
-    def _quant(self, q: Table | None, idx: int, name: str, rank: int) -> QuantParams | None:
+    def _quant(self, q: Table | None, idx: int, name: str, shape: tuple[int, ...]) -> QuantParams | None:
         if q is None:
             return None
         scale = q.array(2, "float32")
@@ -146,8 +149,14 @@ class _Reader:
         if zp.size != scale.size:
             raise self.fb.fail(f"tensor {idx} ({name}) has {scale.size} scales but {zp.size} zero points")
         axis = int(q.scalar(6, "int32"))
-        if scale.size > 1 and not 0 <= axis < max(rank, 1):
+        rank = len(shape)
+        if scale.size > 1 and rank == 1:
+            axis = 0  # the only axis (older converters write e.g. 3 for a per-channel bias; TFLM reads it)
+        if scale.size > 1 and not 0 <= axis < rank:
             raise self.fb.fail(f"tensor {idx} ({name}) quantized along axis {axis} of a rank-{rank} tensor")
+        if scale.size > 1 and scale.size != shape[axis]:
+            raise self.fb.fail(f"tensor {idx} ({name}) has {scale.size} quantization scales, but its dimension "
+                               f"{axis} has size {shape[axis]}; re-convert the model")
         if not np.all(np.isfinite(scale)):
             raise self.fb.fail(f"tensor {idx} ({name}) has a non-finite quantization scale")
         return QuantParams(scale=scale.astype(np.float32), zero_point=zp.astype(np.int64), axis=axis)
@@ -194,9 +203,38 @@ def _decode_enum(kind: str, value: int | float, op: str, field: str) -> Any:
     return names[int(value)]
 
 
+def _unpack_sub_byte(raw: np.ndarray, bits: int, signed: bool, numel: int, shape: tuple[int, ...]) -> np.ndarray:
+    """TFLite's packed sub-byte values (the first element in the lowest bits) → one int8/uint8 each."""
+    per = 8 // bits
+    mask = (1 << bits) - 1
+    values = np.stack([(raw >> (k * bits)) & mask for k in range(per)], axis=1).reshape(-1)[:numel]
+    if signed:
+        values = values.astype(np.int16)
+        values = np.where(values >= 1 << (bits - 1), values - (1 << bits), values)
+    return values.astype(np.int8 if signed else np.uint8).reshape(shape)
+
+
+def _check_sized(graph: Graph) -> None:
+    """Every tensor a node or the model uses has a type of a fixed size (not string, resource, ...)."""
+    def refuse(t: Tensor, where: str) -> UnsupportedOpError:
+        return UnsupportedOpError(f"unsupported type {t.dtype} {where}: tensor {t.id} ({t.name}); edgekit reads "
+                                  "tensors of fixed-size numeric types: re-convert the model without it")
+
+    for node in graph.nodes:
+        for tid in node.inputs + node.outputs:
+            t = graph.tensors[tid] if tid >= 0 else None
+            if t is not None and t.dtype not in DTYPE_BYTES and t.dtype not in SUB_BYTE_BITS:
+                raise refuse(t, f"at node {node.index} ({node.op})")
+    for tid in graph.inputs + graph.outputs:
+        t = graph.tensors[tid]
+        if t.dtype not in DTYPE_BYTES and t.dtype not in SUB_BYTE_BITS:
+            raise refuse(t, "at the model's input/output")
+
+
 def _check_dataflow(graph: Graph, fb: FlatBuffer) -> None:
-    """Every activation input must be produced by an earlier node or be a graph input."""
-    ready = set(graph.inputs) | {t.id for t in graph.tensors if t.is_const}
+    """Every activation input must be produced by an earlier node, be a graph input or be a
+    variable (state) tensor."""
+    ready = set(graph.inputs) | {t.id for t in graph.tensors if t.is_const or t.is_variable}
     for node in graph.nodes:
         for tid in node.inputs:
             if tid >= 0 and tid not in ready:

@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "float16": 2, "bool": 1}
+#: Bytes per element of every tensor type with a fixed size (TFLite's TensorType, lower case).
+DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8,
+               "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "complex64": 8, "complex128": 16,
+               "float8_e4m3fn": 1, "float8_e5m2": 1, "bool": 1}
+#: Bits per element of the packed sub-byte types (a tensor of n elements holds ceil(bits·n / 8) bytes).
+SUB_BYTE_BITS = {"int4": 4, "uint4": 4, "int2": 2}
+#: Tensor types edgekit's C kernels read and write (the emitter's EK_DTYPE_* and the host's I/O
+#: types); lowering refuses a node with an activation of any other type.
+KERNEL_DTYPES = ("int8", "uint8", "int16", "int32", "float32")
 
 
 @dataclass
@@ -44,6 +52,7 @@ class Tensor:
     dtype: str
     data: np.ndarray | None = None  # constant (weights, bias, shape operands)
     quant: QuantParams | None = None
+    is_variable: bool = False  # a state tensor (LSTM, SVDF): kept between invocations, not computed by a node
 
     @property
     def is_const(self) -> bool:
@@ -55,6 +64,8 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
+        if self.dtype in SUB_BYTE_BITS:
+            return -(-self.numel * SUB_BYTE_BITS[self.dtype] // 8)
         return self.numel * DTYPE_BYTES[self.dtype]
 
 
@@ -91,8 +102,8 @@ class Graph:
         return [self.tensors[i] for i in node.outputs]
 
     def activation_inputs(self, node: Node) -> list[int]:
-        """Non-constant input tensor ids of `node`."""
-        return [i for i in node.inputs if i >= 0 and not self.tensors[i].is_const]
+        """Input tensor ids of `node` computed by the graph: neither constants nor state tensors."""
+        return [i for i in node.inputs if i >= 0 and not self.tensors[i].is_const and not self.tensors[i].is_variable]
 
     @property
     def is_quantized(self) -> bool:

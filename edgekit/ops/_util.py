@@ -51,12 +51,24 @@ def require_dtype(node: Node, t: Tensor, dtypes: tuple[str, ...], what: str) -> 
         raise unsupported(node, f"{what} tensor '{t.name}' is {t.dtype}; edgekit supports {want} here")
 
 
+def check_scales(node: Node, t: Tensor, what: str) -> None:
+    """Every quantization scale of `t` is positive and finite (a zero scale makes a constant output)."""
+    if t.quant is None:
+        return
+    scales = np.asarray(t.quant.scale, dtype=np.float64).reshape(-1)
+    bad = scales[~(np.isfinite(scales) & (scales > 0))]
+    if bad.size:
+        raise unsupported(node, f"{what} tensor '{t.name}' has quantization scale {float(np.float32(bad[0])):g}; "
+                                "re-convert the model")
+
+
 def per_tensor_q(node: Node, t: Tensor, what: str) -> tuple[float, int]:
-    """(scale, zero_point) of a per-tensor quantized tensor."""
+    """(scale, zero_point) of a per-tensor quantized tensor; the scale is positive and finite."""
     if t.quant is None or t.quant.scale.size == 0:
         raise unsupported(node, f"{what} tensor '{t.name}' has no quantization parameters")
     if t.quant.scale.size != 1:
         raise unsupported(node, f"{what} tensor '{t.name}' is quantized per axis; expected per-tensor")
+    check_scales(node, t, what)
     return float(np.float32(t.quant.scalar_scale)), int(t.quant.scalar_zero_point)
 
 
@@ -324,6 +336,7 @@ def conv_like_params(graph: Graph, node: Node, g: ConvGeometry, channel_axis: in
         raise unsupported(node, f"filter has {w.quant.scale.size} scales for {g.out_c} output channels")
     if w.quant.scale.size > 1 and w.quant.axis != channel_axis:
         raise unsupported(node, f"filter quantized along axis {w.quant.axis}; expected axis {channel_axis}")
+    check_scales(node, w, "filter")
     if any(int(z) != 0 for z in w.quant.zero_point.reshape(-1)):
         raise unsupported(node, "non-zero filter zero points")
     mult, shift = nm.per_channel_multipliers(s_in, w.quant.scale, s_out, g.out_c)

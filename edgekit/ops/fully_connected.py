@@ -96,6 +96,7 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     s_out, zp_out = u.per_tensor_q(node, y, "output")
     if w.quant is None:
         raise u.unsupported(node, "an unquantized filter")
+    u.check_scales(node, w, "filter")
     if any(int(z) != 0 for z in w.quant.zero_point.reshape(-1)):
         raise u.unsupported(node, "non-zero filter zero points")
     per_channel = w.quant.scale.size > 1

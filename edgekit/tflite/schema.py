@@ -54,6 +54,8 @@ NUMPY_TO_TENSOR_TYPE: dict[str, str] = {
     "bool": "BOOL",
 }
 TENSOR_TYPE_TO_NUMPY: dict[str, str] = {v: k for k, v in NUMPY_TO_TENSOR_TYPE.items()}
+# packed sub-byte TensorTypes → bits per element (8 // bits values per byte, the first in the lowest bits)
+SUB_BYTE_BITS: dict[str, int] = {"INT4": 4, "UINT4": 4, "INT2": 2}
 
 # enum BuiltinOperator : int32 — codes 0..161 are contiguous in this order.
 _BUILTIN_OPERATOR_ORDER: tuple[str, ...] = (
@@ -210,6 +212,7 @@ OP_OPTIONS: dict[str, str] = {
     "UNPACK": "UnpackOptions",
     "ARG_MAX": "ArgMaxOptions",
     "ARG_MIN": "ArgMinOptions",
+    "SVDF": "SVDFOptions",
 }
 
 # Fields of the options tables edgekit reads and writes: (field name, kind, default) in schema
@@ -315,6 +318,11 @@ OPTIONS_FIELDS: dict[str, tuple[OptionField, ...]] = {
     "MaximumMinimumOptions": (),
     "ExpandDimsOptions": (),
     "SliceOptions": (),
+    "SVDFOptions": (
+        ("rank", "int", 0),
+        ("fused_activation_function", "activation", "NONE"),
+        ("asymmetric_quantize_inputs", "bool", False),
+    ),
 }
 
 #: The byte-enum kinds and their name → code tables.

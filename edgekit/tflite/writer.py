@@ -32,15 +32,18 @@ from edgekit.tflite import schema
 
 __all__ = ["TensorSpec", "OpSpec", "ModelSpec", "build_tflite", "validate_spec", "DTYPES"]
 
-#: Tensor dtypes a spec may use.
-DTYPES: tuple[str, ...] = ("int8", "uint8", "int16", "int32", "int64", "float32", "bool")
+#: Tensor dtypes a spec may use (``int4``/``uint4``/``int2`` data is one value per element; it is
+#: written packed, as TFLite stores it).
+DTYPES: tuple[str, ...] = ("int8", "uint8", "int16", "int32", "int64", "float32", "bool", "uint16", "uint32",
+                           "uint64", "float16", "float64", "int4", "uint4", "int2")
 
 @dataclass
 class TensorSpec:
     """One tensor. ``data`` makes it a constant (stored in its own buffer).
 
     ``scale``/``zero_point`` are the quantization parameters (one entry per tensor, or one per
-    slice along ``quantized_dimension`` for per-channel tensors).
+    slice along ``quantized_dimension`` for per-channel tensors). ``is_variable`` marks a state
+    tensor (LSTM, SVDF memory): no data, the op reads and updates it.
     """
 
     name: str
@@ -51,6 +54,7 @@ class TensorSpec:
     zero_point: Sequence[int] | None = None
     quantized_dimension: int = 0
     shape_signature: tuple[int, ...] | None = None
+    is_variable: bool = False
 
 
 @dataclass
@@ -91,6 +95,8 @@ def _check_tensor(i: int, t: TensorSpec) -> None:
         raise ModelFormatError(f"{where}: dtype {t.dtype!r} is not one of {', '.join(DTYPES)}")
     if any(int(d) < 0 for d in t.shape):
         raise ModelFormatError(f"{where}: shape {t.shape} has a negative dimension")
+    if t.data is not None and t.is_variable:
+        raise ModelFormatError(f"{where}: a variable (state) tensor has no data; drop data or is_variable")
     if t.data is not None:
         size = int(np.prod(t.shape, dtype=np.int64))
         if np.asarray(t.data).size != size:
@@ -107,7 +113,7 @@ def _check_tensor(i: int, t: TensorSpec) -> None:
     if t.zero_point is not None and len(t.zero_point) != n:
         raise ModelFormatError(f"{where}: {n} scales but {len(t.zero_point)} zero points")
     if n > 1:
-        qd = t.quantized_dimension
+        qd = 0 if len(t.shape) == 1 else t.quantized_dimension  # rank 1: any axis means 0 (older converters)
         if not 0 <= qd < len(t.shape) or t.shape[qd] != n:
             raise ModelFormatError(
                 f"{where}: {n} per-channel scales do not match shape {t.shape} along quantized_dimension {qd}"
@@ -162,8 +168,26 @@ def _bytes_vector(b: flatbuffers.Builder, payload: bytes, alignment: int = 16) -
     return b.EndVector()
 
 
+def _packed_bytes(t: TensorSpec, bits: int) -> bytes:
+    """Sub-byte values packed as TFLite stores them: 8 // bits per byte, the first in the lowest bits."""
+    assert t.data is not None
+    arr = np.asarray(t.data)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if t.dtype.startswith("int") else (0, (1 << bits) - 1)
+    if arr.dtype.kind not in "iu" or (arr.size and (arr.min() < lo or arr.max() > hi)):
+        raise ModelFormatError(f"tensor {t.name!r}: {t.dtype} data must be integers in [{lo}, {hi}]")
+    per = 8 // bits
+    values = (arr.reshape(-1).astype(np.int64) & ((1 << bits) - 1)).astype(np.uint8)
+    values = np.concatenate([values, np.zeros(-values.size % per, np.uint8)]).reshape(-1, per)
+    packed = np.zeros(values.shape[0], np.uint8)
+    for k in range(per):
+        packed |= values[:, k] << (k * bits)
+    return packed.tobytes()
+
+
 def _tensor_bytes(t: TensorSpec) -> bytes:
     assert t.data is not None
+    if t.dtype.upper() in schema.SUB_BYTE_BITS:
+        return _packed_bytes(t, schema.SUB_BYTE_BITS[t.dtype.upper()])
     np_dtype = np.dtype(t.dtype).newbyteorder("<") if t.dtype != "bool" else np.dtype(bool)
     arr = np.asarray(t.data)
     if arr.dtype != np_dtype:
@@ -206,7 +230,7 @@ def _build_tensor(b: flatbuffers.Builder, t: TensorSpec, buffer_index: int) -> i
     shape = _int32_vector(b, t.shape)
     sig = _int32_vector(b, t.shape_signature) if t.shape_signature is not None else None
     quant = _build_quantization(b, t)
-    ttype = schema.TENSOR_TYPES[schema.NUMPY_TO_TENSOR_TYPE[t.dtype]]
+    ttype = schema.TENSOR_TYPES[schema.NUMPY_TO_TENSOR_TYPE.get(t.dtype, t.dtype.upper())]
     # Tensor: shape 0, type 1, buffer 2, name 3, quantization 4, is_variable 5, sparsity 6,
     # shape_signature 7, has_rank 8, variant_tensors 9
     b.StartObject(10)
@@ -216,6 +240,8 @@ def _build_tensor(b: flatbuffers.Builder, t: TensorSpec, buffer_index: int) -> i
     b.PrependUOffsetTRelativeSlot(3, name, 0)
     if quant is not None:
         b.PrependUOffsetTRelativeSlot(4, quant, 0)
+    if t.is_variable:
+        b.PrependBoolSlot(5, True, False)
     if sig is not None:
         b.PrependUOffsetTRelativeSlot(7, sig, 0)
     return b.EndObject()
