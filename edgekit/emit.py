@@ -11,17 +11,19 @@ in ``ek_runtime.h`` before it is written (:func:`edgekit.ops.params.check_agains
 from __future__ import annotations
 
 import re
-import shutil
+import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import jinja2
 import numpy as np
 
 from edgekit.errors import EdgekitError
-from edgekit.ir.graph import Graph, Tensor
+from edgekit.ir.graph import Graph, Tensor, fnv1a32
 from edgekit.lower import LoweredModel
 from edgekit.ops.params import CStruct, check_against_header, check_requant_mode_enum
+from edgekit.outputs import OwnedFolder
 from edgekit.plan.memory import MemoryPlan
 from edgekit.resources import resource_dir
 
@@ -69,16 +71,43 @@ class GeneratedLibrary:
     info: ModelInfo
 
 
+#: Names a model may not take: the C files of edgekit's runtime, harness and board support
+#: (a model's files are <name>.h/.c/_weights.c next to them), and C keywords.
+C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for goto
+if inline int long register restrict return short signed sizeof static struct switch typedef union unsigned void
+volatile while _Bool _Complex _Imaginary""".split())
+NAME_MAX_CHARS = 32
+
+
+@cache
+def reserved_names() -> frozenset[str]:
+    fw = resource_dir("firmware")
+    stems = {p.stem for sub in ("runtime", "harness", "boards/stm32") for p in (fw / sub).iterdir() if p.is_file()}
+    return frozenset(stems | {"main", "ek_binding"} | C_KEYWORDS)
+
+
 def default_name(model_path: Path) -> str:
-    """A C identifier from a model file name: `vww_96-int8.tflite` → `vww_96_int8`."""
-    stem = "".join(c if c.isalnum() else "_" for c in Path(model_path).stem).lower()
-    return stem if stem and not stem[0].isdigit() else f"m_{stem}"
+    """A valid, non-reserved C identifier from a model file name: `vww_96-int8.tflite` → `vww_96_int8`;
+    non-ASCII letters are transliterated or dropped, long names shortened with a hash suffix."""
+    raw = Path(model_path).stem
+    ascii_stem = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", ascii_stem).strip("_").lower() or "model"
+    if stem[0].isdigit():
+        stem = f"m_{stem}"
+    if len(stem) > NAME_MAX_CHARS:
+        stem = f"{stem[:NAME_MAX_CHARS - 9].rstrip('_')}_{fnv1a32(raw.encode()):08x}"
+    if stem in reserved_names():
+        stem = f"m_{stem}"
+    return stem
 
 
 def check_name(name: str) -> str:
     if not _NAME_RE.match(name):
         raise EdgekitError(f"--name {name!r} is not a C identifier; use letters, digits and '_' "
-                           "(up to 32 characters, not starting with a digit)")
+                           f"(up to {NAME_MAX_CHARS} characters, not starting with a digit)")
+    if name in reserved_names():
+        raise EdgekitError(f"--name {name!r} is reserved: edgekit's runtime has a file or symbol of that name; "
+                           "choose another name")
     return name
 
 
@@ -195,27 +224,29 @@ def model_info(name: str, graph: Graph, model: LoweredModel, plan: MemoryPlan, w
     )
 
 
-def emit_library(model: LoweredModel, plan: MemoryPlan, out_dir: Path, name: str) -> GeneratedLibrary:
-    """Render the lowered, planned `model` as a C library in `out_dir`."""
+def emit_library(model: LoweredModel, plan: MemoryPlan, out_dir: Path, name: str, *,
+                 force: bool = False) -> GeneratedLibrary:
+    """Render the lowered, planned `model` as a C library in `out_dir`.
+
+    `out_dir` is an :class:`~edgekit.outputs.OwnedFolder`: new, empty, or one edgekit generated
+    into (``force`` admits another non-empty folder). Several models can live in one folder: they
+    share its runtime and its ``CMakeLists.txt``/``library.json`` list all of them. A user's file is
+    never replaced or deleted.
+    """
     check_name(name)
     check_requant_mode_enum()
+    folder = OwnedFolder(out_dir, force=force, what="library folder")
     graph = model.graph
     layers, arrays = _render_layers(name, model, plan)
     weights_bytes = sum(a.nbytes for a in arrays)
     info = model_info(name, graph, model, plan, weights_bytes)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runtime_dir = out_dir / "runtime"
-    if runtime_dir.exists():
-        shutil.rmtree(runtime_dir)
-    runtime_dir.mkdir()
+    models: dict[str, list[str]] = {m: list(rt) for m, rt in folder.data("models", {}).items()
+                                    if m != name and folder.files(m)}
+    models[name] = list(model.runtime_sources)
+    runtime_files = sorted({f for rt in models.values() for f in rt})
     src_runtime = resource_dir("firmware") / "runtime"
-    for header in sorted(src_runtime.glob("*.h")):
-        shutil.copy2(header, runtime_dir / header.name)
-    runtime_sources = []
-    for fname in model.runtime_sources:
-        shutil.copy2(src_runtime / fname, runtime_dir / fname)
-        runtime_sources.append(runtime_dir / fname)
+    files: dict[str, bytes | str] = {f"runtime/{h.name}": h.read_bytes() for h in sorted(src_runtime.glob("*.h"))}
+    files.update({f"runtime/{f}": (src_runtime / f).read_bytes() for f in runtime_files})
     in_t = graph.tensors[graph.inputs[0]]
     out_t = graph.tensors[graph.outputs[0]]
     ctx = {
@@ -225,15 +256,18 @@ def emit_library(model: LoweredModel, plan: MemoryPlan, out_dir: Path, name: str
         "input_bytes": in_t.nbytes, "output_bytes": out_t.nbytes,
         "input_dtype": _EK_DTYPES.get(in_t.dtype, "EK_DTYPE_INT8"),
         "output_dtype": _EK_DTYPES.get(out_t.dtype, "EK_DTYPE_INT8"),
-        "c_float": _c_float, "runtime_files": [p.name for p in runtime_sources],
+        "c_float": _c_float, "runtime_files": runtime_files, "models": sorted(models),
         "weights_bytes": weights_bytes,
     }
     env = _environment()
-    outputs = {
-        f"{name}.h": "model.h.j2", f"{name}.c": "model.c.j2", f"{name}_weights.c": "weights.c.j2",
-        "CMakeLists.txt": "CMakeLists.txt.j2", "library.json": "library.json.j2",
-    }
-    for fname, template in outputs.items():
-        (out_dir / fname).write_text(env.get_template(template).render(**ctx))
+    own = {f"{name}.h": "model.h.j2", f"{name}.c": "model.c.j2", f"{name}_weights.c": "weights.c.j2"}
+    shared = {"CMakeLists.txt": "CMakeLists.txt.j2", "library.json": "library.json.j2"}
+    for fname, template in {**own, **shared}.items():
+        files[fname] = env.get_template(template).render(**ctx)
+    folder.set_data("models", models)
+    folder.write(files, scope=name, shared=[f for f in files if f not in own])
+    out_dir = folder.path
+    runtime_dir = out_dir / "runtime"
     return GeneratedLibrary(dir=out_dir, name=name, sources=[out_dir / f"{name}.c", out_dir / f"{name}_weights.c"],
-                            runtime_sources=runtime_sources, include_dirs=[out_dir, runtime_dir], info=info)
+                            runtime_sources=[runtime_dir / f for f in model.runtime_sources],
+                            include_dirs=[out_dir, runtime_dir], info=info)

@@ -7,10 +7,10 @@ after the build; this estimate refuses hopeless builds early with a table a user
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgekit.errors import DoesNotFitError
-from edgekit.targets import Board, get_board
+from edgekit.targets import Board, get_board, list_boards
 
 HARNESS_RAM_BYTES = 1024  # parser buffer, session state (measured: ~520 B) + margin
 HARNESS_FLASH_BYTES = 8 * 1024  # harness + startup + board code (measured: ~5.5 KiB at -O2)
@@ -41,14 +41,17 @@ class FitEstimate:
     board: str
     emulated: bool
     needs: dict[str, int]
-    board_has: dict[str, int]
+    board_has: dict[str, int]  # 0: no limit (the host)
+    bigger: list[str] = field(default_factory=list)  # boards whose limits would hold the model
 
     @property
     def fits(self) -> bool:
-        return all(self.needs[k] <= self.board_has[k] for k in self.needs)
+        return all(self.needs[k] <= self.board_has[k] for k in self.needs if self.board_has.get(k))
 
     def format(self) -> str:
         where = f"{self.board}{' (emulated)' if self.emulated else ''}"
+        if not any(self.board_has.values()):
+            return f"fit on {where}: no flash or SRAM limit (the model runs in host mode)"
         verdict = "fits" if self.fits else "DOES NOT FIT"
         return f"fit on {where}: {verdict}\n" + fit_table(self.needs, self.board_has)
 
@@ -58,11 +61,12 @@ class FitEstimate:
 
     def raise_if_not_fits(self) -> None:
         if not self.fits:
-            bigger = [b for b in ("nucleo-l4r5zi", "nucleo-h743zi") if b != self.board]
+            where = " under emulation" if self.emulated else ""
+            hint = (f"Use a board with more memory ({', '.join(self.bigger)}), a smaller model, or fewer-bit weights."
+                    if self.bigger else "No board edgekit knows has enough memory"
+                    f"{where}: use a smaller model or fewer-bit weights.")
             raise DoesNotFitError(
-                f"the model does not fit {self.board}{' under emulation' if self.emulated else ''}:\n"
-                f"{fit_table(self.needs, self.board_has)}\n"
-                f"Use a board with more memory ({', '.join(bigger)}), a smaller model, or fewer-bit weights."
+                f"the model does not fit {self.board}{where}:\n{fit_table(self.needs, self.board_has)}\n{hint}"
             )
 
 
@@ -74,4 +78,12 @@ def estimate_fit(board: Board | str, *, weights_bytes: int, arena_bytes: int, io
         "flash": weights_bytes + HARNESS_FLASH_BYTES,
         "SRAM": arena_bytes + io_bytes + 4 * num_layers + b.stack_bytes + HARNESS_RAM_BYTES,
     }
-    return FitEstimate(board=b.name, emulated=emulated, needs=needs, board_has={"flash": flash_lim, "SRAM": sram_lim})
+    bigger = []
+    for other in list_boards():
+        if other.name == b.name or other.is_host:
+            continue
+        f, r = other.limits(emulated)
+        if needs["flash"] <= f and other.stack_bytes - b.stack_bytes + needs["SRAM"] <= r:
+            bigger.append(other.name)
+    return FitEstimate(board=b.name, emulated=emulated, needs=needs, board_has={"flash": flash_lim, "SRAM": sram_lim},
+                       bigger=bigger)

@@ -47,6 +47,12 @@ def read_description(model: bytes) -> dict[str, Any] | None:
         return None
 
 
+def preprocess_recorded(graph: Graph) -> bool:
+    """Whether the model records its preprocessing (else edgekit assumes the default)."""
+    meta = parse_description(graph.description)
+    return meta is not None and isinstance(meta.get("preprocess"), dict)
+
+
 def preprocess_for(graph: Graph) -> Preprocess:
     """The preprocessing recorded in the model, else the default for its input tensor."""
     meta = parse_description(graph.description)

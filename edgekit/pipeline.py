@@ -34,18 +34,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit.data import Dataset, Preprocess, load_dataset, random_inputs
-from edgekit.emit import GeneratedLibrary, ModelInfo, TensorInfo, default_name, emit_library
+from edgekit.data.checks import check_labels, class_names_mismatch
+from edgekit.data.preprocess import describe
+from edgekit.emit import GeneratedLibrary, ModelInfo, TensorInfo, check_name, default_name, emit_library
 from edgekit.errors import DataError, EdgekitError, ModelFormatError, UnsupportedOpError
 from edgekit.export import ExportResult, export_graph
 from edgekit.frontends.loader import TORCH_SUFFIXES, load_model, require_torch
 from edgekit.frontends.tflite import parse_tflite
 from edgekit.ir.graph import Graph
 from edgekit.lower import LoweredModel, lower_graph
-from edgekit.metadata import preprocess_for
+from edgekit.metadata import preprocess_for, preprocess_recorded
+from edgekit.outputs import OwnedFolder, check_output_file, write_file
 from edgekit.plan.memory import MemoryPlan, plan_memory
 from edgekit.targets import Board
 from edgekit.toolchain.host import HostModel
-from edgekit.validate import ValidationResult
+from edgekit.validate import ValidationResult, chance_bound
 
 if TYPE_CHECKING:
     from edgekit.quant.ptq import PTQConfig, PTQResult
@@ -112,7 +115,7 @@ def quantize(model: Path | str, calib: Path | str | Dataset, *, num_calib: int =
     if len(ds) > num_calib:
         ds = Dataset(ds.images[:num_calib], None if ds.labels is None else ds.labels[:num_calib],
                      ds.class_names, ds.source)
-    x = fm.preprocess.apply(ds.images)
+    x = fm.preprocess.apply(ds.images, source=ds.source)
     return quantize_graph(fm.graph, x, fm.preprocess, config,
                           description={"source": Path(fm.source).name, "seed": seed})
 
@@ -131,22 +134,26 @@ def plan(model: LoweredModel) -> MemoryPlan:
     return plan_memory(model)
 
 
-def emit(model: LoweredModel, memory: MemoryPlan, out_dir: Path | str, name: str) -> GeneratedLibrary:
-    """Render the C library."""
-    return emit_library(model, memory, Path(out_dir), name)
+def emit(model: LoweredModel, memory: MemoryPlan, out_dir: Path | str, name: str, *,
+         force: bool = False) -> GeneratedLibrary:
+    """Render the C library (into a folder edgekit owns: see :class:`edgekit.outputs.OwnedFolder`)."""
+    return emit_library(model, memory, Path(out_dir), name, force=force)
 
 
-def generate(model: ModelSource, out_dir: Path | str, name: str | None = None) -> GeneratedLibrary:
+def generate(model: ModelSource, out_dir: Path | str, name: str | None = None, *,
+             force: bool = False) -> GeneratedLibrary:
     """lower → plan → emit: the C library of a model (file, bytes or graph) in `out_dir`."""
+    check_name(name or _default_name(model))
+    OwnedFolder(out_dir, force=force, what="library folder")  # refuse a user's folder before any work
     graph = load(model)
     try:
         lowered = lower(graph)
     except UnsupportedOpError as err:
-        if graph.is_quantized:
+        if graph.is_quantized or any(graph.tensors[t].dtype != "float32" for t in graph.inputs + graph.outputs):
             raise
         raise UnsupportedOpError(f"{err}. {graph.name!r} is a float model and edgekit's kernels are int8: "
                                  "`edgekit quantize MODEL --calib DATA -o OUT.tflite` makes it deployable") from None
-    return emit(lowered, plan(lowered), out_dir, name or _default_name(model))
+    return emit(lowered, plan(lowered), out_dir, name or _default_name(model), force=force)
 
 
 def _default_name(model: ModelSource) -> str:
@@ -189,10 +196,13 @@ class EvalResult:
     seconds: float
     runtime: str  # "float (torch, cpu)" or "int8 (generated C, host)"
     predictions: np.ndarray
+    preprocess: str = ""  # the preprocessing assumption (describe_preprocess)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"top1": self.top1, "samples": self.samples, "correct": self.correct,
-                "per_class": self.per_class, "seconds": round(self.seconds, 3), "runtime": self.runtime}
+                "per_class": self.per_class, "seconds": round(self.seconds, 3), "runtime": self.runtime,
+                "preprocess": self.preprocess, "warnings": self.warnings}
 
 
 def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None = None, seed: int = 0,
@@ -206,18 +216,20 @@ def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None
         raise DataError(f"{ds.source} has no labels; eval needs labelled data")
     t0 = time.perf_counter()
     graph = load_model(p)
+    n_out = _num_outputs(tuple(graph.tensors[graph.outputs[0]].shape))
+    check_labels(ds.labels, n_out, ds.source)
+    pre = _pixel_override(preprocess_for(graph), pixel_scale, pixel_offset)
+    x = pre.apply(ds.images, source=ds.source)
     if graph.is_quantized:
-        pre = _pixel_override(preprocess_for(graph), pixel_scale, pixel_offset)
         host = compile_model(graph, name="evalmodel", work_dir=work_dir)
-        logits = host.run(pre.apply(ds.images))
+        logits = host.run(x)
         runtime = "int8 (generated C, host)"
     else:
         require_torch("evaluate float models")
         from edgekit.quant.float_exec import FloatExecutor
 
-        fm = FloatModel(graph, _pixel_override(preprocess_for(graph), pixel_scale, pixel_offset), str(p))
-        ex = FloatExecutor(fm.graph, device)
-        (logits,) = ex.run(fm.preprocess.apply(ds.images))
+        ex = FloatExecutor(graph, device)
+        (logits,) = ex.run(x)
         runtime = f"float (torch, {ex.device.type})"
     preds = np.asarray(logits).reshape(len(ds), -1).argmax(axis=1)
     labels = np.asarray(ds.labels)
@@ -228,9 +240,15 @@ def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None
         m = labels == c
         if m.any():
             per_class[cname] = round(100.0 * float((preds[m] == c).mean()), 2)
-    return EvalResult(top1=round(100.0 * correct / len(ds), 2), samples=len(ds), correct=correct,
-                      per_class=per_class, seconds=time.perf_counter() - t0, runtime=runtime,
-                      predictions=preds)
+    top1 = round(100.0 * correct / len(ds), 2)
+    warnings = [w for w in (class_names_mismatch(ds.class_names, n_out, ds.source),) if w]
+    bound = chance_bound(n_out, len(ds))
+    if bound is not None and top1 <= bound:
+        warnings.append(f"top-1 {top1:.1f} % is chance level for {n_out} classes: the inputs are probably not what "
+                        "the model expects (check the preprocessing: --pixel-scale/--pixel-offset)")
+    return EvalResult(top1=top1, samples=len(ds), correct=correct, per_class=per_class,
+                      seconds=time.perf_counter() - t0, runtime=runtime, predictions=preds,
+                      preprocess=describe_preprocess(graph, pre), warnings=warnings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,6 +261,9 @@ def export_model(model: Path | str, output: Path | str | None = None, *, calib: 
     """A quantized model file (any format), or a float one quantized on the way with `calib`, as
     full-int8 TFLite for LiteRT; written atomically to `output` when given."""
     p = Path(model)
+    inputs = [p, None if calib is None else Path(calib)]
+    if output is not None:
+        check_output_file(output, inputs)  # before the work
     if calib is not None:
         graph = quantize(p, calib, num_calib=num_calib, seed=seed, pixel_scale=pixel_scale,
                          pixel_offset=pixel_offset).graph
@@ -250,11 +271,7 @@ def export_model(model: Path | str, output: Path | str | None = None, *, calib: 
         graph = load_model(p)
     result = export_graph(graph)
     if output is not None:
-        out = Path(output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_bytes(result.tflite)
-        tmp.replace(out)
+        write_file(output, result.tflite, inputs)
     return result
 
 
@@ -290,6 +307,7 @@ class DeployOutcome:
     run: Any  # edgekit.device.session.DeviceRun
     samples: Samples
     extra: dict[str, Any] = field(default_factory=dict)
+    _tmpdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)  # the work folder, when temporary
 
     def to_json(self) -> dict[str, Any]:
         data = self.result.to_json()
@@ -306,11 +324,20 @@ def model_samples(info: ModelInfo, pre: Preprocess, data: Path | None, limit: in
     if data is None:
         return Samples(inputs=random_inputs(per_sample, info.input.dtype, limit or DEFAULT_RANDOM_SAMPLES, seed))
     ds: Dataset = load_dataset(data, limit=limit, seed=seed)
-    if len(ds) == 0:
-        raise DataError(f"{data} holds no samples")
-    x = pre.apply(ds.images)
+    check_labels(ds.labels, _num_outputs(info.output.shape), ds.source)
+    x = pre.apply(ds.images, source=ds.source)
     return Samples(inputs=x.reshape((len(x), *per_sample)), labels=ds.labels, class_names=ds.class_names,
                    source=str(data), raw=ds.images)
+
+
+def _num_outputs(shape: tuple[int, ...]) -> int:
+    """Values one sample's output holds (a classifier's class count)."""
+    return int(np.prod(shape[1:] if len(shape) > 1 and shape[0] == 1 else shape))
+
+
+def describe_preprocess(graph: Graph, pre: Preprocess) -> str:
+    """The one-line preprocessing assumption every summary prints."""
+    return describe(pre, recorded=preprocess_recorded(graph))
 
 
 def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None, data: Path | None = None,
@@ -318,20 +345,29 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
            name: str | None = None, float_outputs: np.ndarray | None = None,
            progress: bool = True, calib: Path | None = None, num_calib: int = 1000,
            float_model: Path | None = None, pixel_scale: Any = None,
-           pixel_offset: Any = None) -> DeployOutcome:
+           pixel_offset: Any = None, force: bool = False) -> DeployOutcome:
     """Deploy `model` (int8) to `board` and validate it: generate → firmware → device (or QEMU) →
     stream samples → compare with host mode (and the float model). With `calib`, `model` is a
     float model quantized on the way. The float model (`model` with `calib`, else `float_model`)
-    fills the report's float accuracy on the same samples."""
-    from edgekit.device.session import run_library
+    fills the report's float accuracy on the same samples. `work_dir` is a folder edgekit owns
+    (new, empty or edgekit's; `force` admits another one, whose files edgekit never touches);
+    without it a temporary folder lives as long as the outcome."""
+    from edgekit.device.session import check_port, run_library
 
-    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="edgekit-deploy-"))
+    tmp = None
+    if work_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="edgekit-deploy-")
+        work_dir = Path(tmp.name)
+    work_folder = OwnedFolder(work_dir, force=force, what="work folder")
+    work = work_folder.path
+    if not emulate:
+        check_port(board, port)  # before anything is built
     source = Path(model)
     quantized_info: dict[str, Any] = {}
     if calib is not None:
         if float_model is not None:
             raise DataError("give either --calib (MODEL is the float model) or --float-model, not both")
-        graph, quantized_info = _quantize_for_deploy(source, calib, work, num_calib=num_calib,
+        graph, quantized_info = _quantize_for_deploy(source, calib, work_folder, num_calib=num_calib,
                                                      pixel_scale=pixel_scale, pixel_offset=pixel_offset)
         float_model = source
     else:
@@ -339,14 +375,16 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
     if graph is None or not graph.is_quantized:
         raise DataError(f"{source} is a float model; give --calib DATA to quantize it on the way "
                         "(or quantize it first with `edgekit quantize`)")
-    lib = generate(graph, work / "lib", name or default_name(source))
+    if float_model is not None and calib is None:
+        _check_float_model_matches(load_float_model(float_model).graph, graph, float_model, source)
+    lib = generate(graph, work_folder.claim("lib", "deploy"), name or default_name(source))
     samples = model_samples(lib.info, preprocess_for(graph), data, limit)
     if float_outputs is None and float_model is not None:
         float_outputs = float_model_outputs(float_model, samples, lib.info, pixel_scale=pixel_scale,
                                             pixel_offset=pixel_offset)
-    run = run_library(lib, board, samples.inputs, emulate, port, work / "firmware", per_layer=per_layer,
-                      progress=progress)
-    host = build_host(lib, work / "host").run(samples.inputs)
+    run = run_library(lib, board, samples.inputs, emulate, port, work_folder.claim("firmware", "deploy"),
+                      per_layer=per_layer, progress=progress)
+    host = build_host(lib, work_folder.claim("host", "deploy")).run(samples.inputs)
     flash_lim, sram_lim = board.limits(emulate)
     out = lib.info.output
     result = ValidationResult.compute(
@@ -356,6 +394,7 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
         layer_ticks=run.layer_ticks, layer_names=list(run.layer_names), rom_bytes=run.rom_bytes,
         ram_bytes=run.ram_bytes, arena_bytes=lib.info.arena_bytes, board_flash_bytes=flash_lim,
         board_sram_bytes=sram_lim, board=board.name, emulated=emulate,
+        preprocess=describe_preprocess(graph, preprocess_for(graph)) if data is not None else None,
     )
     extra = {
         "model": quantized_info.get("path", str(model)), "model_hash": f"0x{lib.info.model_hash:08x}",
@@ -372,19 +411,39 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
         extra["macs"] = analyze_graph(graph)[0].macs
     except EdgekitError:  # MACs are informative only
         pass
-    return DeployOutcome(result=result, library=lib, run=run, samples=samples, extra=extra)
+    return DeployOutcome(result=result, library=lib, run=run, samples=samples, extra=extra, _tmpdir=tmp)
 
 
-def _quantize_for_deploy(model: Path, calib: Path, work: Path, *, num_calib: int = 1000, pixel_scale: Any = None,
-                         pixel_offset: Any = None) -> tuple[Graph, dict[str, Any]]:
+def _check_float_model_matches(float_graph: Graph, graph: Graph, float_path: Path, path: Path) -> None:
+    """Before anything is built: the float model must take the int8 model's input and give its
+    output (same element counts), or its accuracy says nothing about the int8 model."""
+    def numel(g: Graph, tid: int) -> int:
+        return g.tensors[tid].numel
+
+    problems = []
+    if len(float_graph.inputs) != len(graph.inputs) or len(float_graph.outputs) != len(graph.outputs):
+        problems.append(f"{len(float_graph.inputs)}→{len(float_graph.outputs)} inputs→outputs against "
+                        f"{len(graph.inputs)}→{len(graph.outputs)}")
+    else:
+        a, b = numel(float_graph, float_graph.inputs[0]), numel(graph, graph.inputs[0])
+        if a != b:
+            problems.append(f"its input has {a} values, the int8 model's {b}")
+        a, b = numel(float_graph, float_graph.outputs[0]), numel(graph, graph.outputs[0])
+        if a != b:
+            problems.append(f"its output has {a} values, the int8 model's {b}")
+    if problems:
+        raise DataError(f"--float-model {float_path} is not the model {path} was quantized from "
+                        f"({'; '.join(problems)}); give the matching float model")
+
+
+def _quantize_for_deploy(model: Path, calib: Path, work: OwnedFolder, *, num_calib: int = 1000,
+                         pixel_scale: Any = None, pixel_offset: Any = None) -> tuple[Graph, dict[str, Any]]:
     """PTQ with `edgekit quantize`'s defaults; the int8 model is also written into the work folder."""
     from edgekit.quant.ptq import PTQConfig
 
     res = quantize(model, calib, num_calib=num_calib, config=PTQConfig(progress=False),
                    pixel_scale=pixel_scale, pixel_offset=pixel_offset)
-    work.mkdir(parents=True, exist_ok=True)
-    out = work / f"{default_name(model)}_int8.tflite"
-    out.write_bytes(res.tflite)
+    out = write_file(work.claim(f"{default_name(model)}_int8.tflite", "deploy"), res.tflite, inputs=[model])
     cal = res.calibration
     return res.graph, {"from": str(model), "calib": str(calib), "calibration_samples": cal.samples,
                        "calibration_seconds": round(cal.seconds, 3), "device": str(cal.device), "path": str(out)}
@@ -400,7 +459,7 @@ def float_model_outputs(float_model: Path, samples: Samples, info: ModelInfo, *,
     fm = load_float_model(float_model, pixel_scale=pixel_scale, pixel_offset=pixel_offset)
     t = fm.graph.tensors[fm.graph.inputs[0]]
     if samples.raw is not None:
-        x = fm.preprocess.apply(samples.raw)
+        x = fm.preprocess.apply(samples.raw, source=samples.source)
     else:
         x = (samples.inputs.astype(np.float32) - float(info.input.zero_point)) * float(info.input.scale)
     x = np.asarray(x, dtype=np.float32).reshape((len(samples.inputs), *t.shape[1:]))
@@ -429,6 +488,7 @@ def validate_device(board: Board, port: str, model: Path | None = None, data: Pa
             lib = generate(graph, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "lib",
                            default_name(model))
             pre = preprocess_for(graph)
+            pre_text = describe_preprocess(graph, pre)
         with open_device(board, None, False, port) as client:
             info = client.hello()
             if on_hello is not None:
@@ -442,6 +502,7 @@ def validate_device(board: Board, port: str, model: Path | None = None, data: Pa
                                   model_hash=info.model_hash)
                 pre = Preprocess.for_model(tinfo.input.shape, tinfo.input.dtype, tinfo.input.scale,
                                            tinfo.input.zero_point)
+                pre_text = describe(pre, recorded=False)
             samples = model_samples(tinfo, pre, data, limit)
             outs, ticks, _ = stream(client, samples.inputs)
         host = None if lib is None else build_host(lib).run(samples.inputs)
@@ -450,6 +511,7 @@ def validate_device(board: Board, port: str, model: Path | None = None, data: Pa
         labels=samples.labels, class_names=samples.class_names, output_scale=tinfo.output.scale,
         output_zero_point=tinfo.output.zero_point, ticks=ticks, tick_unit=info.tick_unit,
         clock_hz=info.clock_hz or None, arena_bytes=info.arena_bytes, board=info.board, emulated=info.emulated,
+        preprocess=pre_text if data is not None else None,
     )
     return DeviceValidation(result=result, device=info, model_hash=info.model_hash)
 

@@ -4,6 +4,10 @@
 the host library's, optionally the float model's), the labels, the tick counts and the
 firmware's memory figures into the numbers `edgekit validate` reports, in the spirit of
 ST Edge AI's validate (acc, rmse, mae, cos, X-cross agreement, cycles per inference).
+
+A result also holds `warnings` (implausible outcomes: top-1 at chance level, labels beyond the
+model's outputs, …) and its :attr:`ValidationResult.verdict`: PASS only when at least one check
+ran (device vs host bit-exact, memory fits the board), all passed and nothing was warned about.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from edgekit.errors import DataError
 
 TICK_UNITS = ("instructions", "cycles")
 HISTOGRAM_BINS = 41
+VERDICTS = ("PASS", "WARN", "FAIL", "NOT VALIDATED")
+CHANCE_MIN_LABELLED = 20  # fewer labelled samples than this say nothing about chance level
 
 
 @dataclass
@@ -48,6 +54,8 @@ class ValidationResult:
     arena_bytes: int | None = None
     board_flash_bytes: int | None = None
     board_sram_bytes: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    preprocess: str | None = None  # one line: how raw samples became the model's input
 
     @classmethod
     def compute(
@@ -72,6 +80,8 @@ class ValidationResult:
         board_sram_bytes: int | None = None,
         board: str = "host",
         emulated: bool = False,
+        warnings: Sequence[str] | None = None,
+        preprocess: str | None = None,
     ) -> ValidationResult:
         """Compute all metrics of a run.
 
@@ -79,7 +89,10 @@ class ValidationResult:
         outputs of N samples, N×…; `float_outputs` the float model's outputs, N×… float;
         the quantized outputs are dequantized with `output_scale`/`output_zero_point` before
         they are compared with floats. `ticks` holds N per-inference counts, `layer_ticks`
-        N×L per-layer counts named by `layer_names`.
+        N×L per-layer counts named by `layer_names`. `warnings` (e.g. from the data checks) and
+        `preprocess` (a one-line description of the input preprocessing) are reported as given;
+        with labels, the result warns itself about labels beyond the outputs, a class-name count
+        that differs from them, and a top-1 at chance level.
         """
         if tick_unit not in TICK_UNITS:
             raise DataError(f"tick unit must be one of {list(TICK_UNITS)}, got {tick_unit!r}")
@@ -100,7 +113,10 @@ class ValidationResult:
             arena_bytes=arena_bytes,
             board_flash_bytes=board_flash_bytes,
             board_sram_bytes=board_sram_bytes,
+            preprocess=preprocess,
         )
+        for text in warnings or ():
+            result.warn(text)
         if host is not None:
             result.device_host_bitexact = int(np.sum(np.all(device == host, axis=1)))
             diff = np.abs(device.astype(np.float64) - host.astype(np.float64))
@@ -127,8 +143,10 @@ class ValidationResult:
                 f"{self.samples} outputs but {len(labels)} labels; give one label per validated sample"
             )
         self.labelled = len(labels)
+        width = next(iter(outputs.values())).shape[1]
+        self._label_warnings(labels, width)
         num_classes = max(int(labels.max(initial=-1)) + 1, len(self.class_names or []))
-        names = self.class_names or [str(c) for c in range(num_classes)]
+        names = list(self.class_names or []) + [str(c) for c in range(len(self.class_names or []), num_classes)]
         for source, out in outputs.items():
             predicted = _top1(out)
             self.accuracy[source] = _percent(np.mean(predicted == labels))
@@ -142,6 +160,44 @@ class ValidationResult:
                 matrix = np.zeros((width, width), dtype=np.int64)
                 np.add.at(matrix, (labels, predicted), 1)
                 self.confusion = matrix.tolist()
+        self._chance_warnings(_classes(width))
+
+    def _label_warnings(self, labels: np.ndarray, width: int) -> None:
+        classes = _classes(width)
+        outputs = f"{width} output{'s' if width != 1 else ''}"
+        if len(labels) and int(labels.max()) >= classes:
+            self.warn(f"labels go up to {int(labels.max())} but the model has {outputs} (classes 0..{classes - 1}): "
+                      "check the label file")
+        if self.class_names is not None and len(self.class_names) != classes:
+            self.warn(f"the data names {len(self.class_names)} classes but the model has {outputs}: "
+                      "the per-class names may be wrong")
+
+    def _chance_warnings(self, classes: int) -> None:
+        """Warn when a top-1 is at chance level (:func:`chance_bound`)."""
+        bound = chance_bound(classes, self.labelled)
+        if bound is None:
+            return
+        at_chance = {s: v for s, v in self.accuracy.items() if v <= bound}
+        float_top1 = self.accuracy.get("float")
+        quantized = next((s for s in ("device", "host") if s in at_chance), None)
+        if quantized is not None:
+            top1 = at_chance[quantized]
+            if float_top1 is not None and "float" not in at_chance:
+                self.warn(f"{quantized} top-1 {top1:.1f} % is chance level for {classes} classes while the float "
+                          f"model reaches {float_top1:.1f} %: the int8 model's inputs are probably not what it "
+                          "expects (check its preprocessing: --pixel-scale/--pixel-offset)")
+            else:
+                self.warn(f"{quantized} top-1 {top1:.1f} % is chance level for {classes} classes: the inputs are "
+                          "probably not what the model expects (check the preprocessing: --pixel-scale/--pixel-offset)")
+        if "float" in at_chance:
+            too = " too" if quantized is not None else ""
+            self.warn(f"the float model's top-1 {at_chance['float']:.1f} % is chance level for {classes} classes{too}: "
+                      "the data or its labels do not match the model (check the preprocessing and the label file)")
+
+    def warn(self, text: str) -> None:
+        """Add a warning (once): it is reported and makes the verdict WARN instead of PASS."""
+        if text not in self.warnings:
+            self.warnings.append(text)
 
     def _latency(self, ticks: np.ndarray, n: int) -> None:
         if len(ticks) == 0:
@@ -183,13 +239,41 @@ class ValidationResult:
         ]
         return all(checks) if checks else None
 
+    @property
+    def checks(self) -> dict[str, bool]:
+        """The checks that ran, by name, and whether each passed."""
+        named = (("device vs host bit-exact", self.bitexact_all), ("memory fits the board", self.fits))
+        return {name: passed for name, passed in named if passed is not None}
+
+    @property
+    def verdict(self) -> str:
+        """FAIL when a check failed; NOT VALIDATED when none ran; WARN when all passed but there are
+        warnings; PASS when at least one check ran, all passed and there are no warnings."""
+        checks = self.checks
+        if not all(checks.values()):
+            return "FAIL"
+        if not checks:
+            return "NOT VALIDATED"
+        return "WARN" if self.warnings else "PASS"
+
+    @property
+    def unchecked(self) -> list[str]:
+        """Why checks did not run (empty when every check ran)."""
+        reasons = []
+        if self.bitexact_all is None:
+            reasons.append("no host outputs to compare with")
+        if self.fits is None:
+            reasons.append("no memory limits")
+        return reasons
+
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (plus `bitexact_all` and `fits`)."""
+        """A JSON-ready dict of every field (plus `bitexact_all`, `fits` and `verdict`)."""
         data = asdict(self)
         if self.layer_ticks is not None:
             data["layer_ticks"] = [{"name": name, "mean": mean} for name, mean in self.layer_ticks]
         data["bitexact_all"] = self.bitexact_all
         data["fits"] = self.fits
+        data["verdict"] = self.verdict
         return data
 
     @classmethod
@@ -199,6 +283,8 @@ class ValidationResult:
         values = {k: v for k, v in data.items() if k in known}
         if "layer_ticks" in values and values["layer_ticks"] is not None:
             values["layer_ticks"] = [(d["name"], d["mean"]) for d in values["layer_ticks"]]
+        if "warnings" in values:
+            values["warnings"] = [str(w) for w in values["warnings"] or []]
         try:
             return cls(**values)
         except TypeError as exc:
@@ -208,6 +294,18 @@ class ValidationResult:
 
 
 compute_validation = ValidationResult.compute
+
+
+def chance_bound(classes: int, labelled: int) -> float | None:
+    """The top-1 (percent) at or below which a K-class result is indistinguishable from chance:
+    chance 100/K % plus two binomial standard deviations, or plus min(50 %, 5 points) of chance when
+    that is larger; None with fewer than 20 labelled samples or fewer than 2 classes."""
+    if labelled < CHANCE_MIN_LABELLED or classes < 2:
+        return None
+    p = 1.0 / classes
+    chance = 100.0 * p
+    sigma = 100.0 * float(np.sqrt(p * (1.0 - p) / labelled))
+    return max(chance + 2.0 * sigma, min(1.5 * chance, chance + 5.0))
 
 
 def _flat(outputs: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
@@ -224,6 +322,11 @@ def _dequantize(outputs: np.ndarray, scale: float, zero_point: int) -> np.ndarra
     if outputs.dtype.kind == "f":
         return outputs.astype(np.float64)
     return (outputs.astype(np.float64) - zero_point) * scale
+
+
+def _classes(width: int) -> int:
+    """Classes scored from `width` outputs: a single (sigmoid) output scores two."""
+    return 2 if width == 1 else width
 
 
 def _top1(outputs: np.ndarray) -> np.ndarray:

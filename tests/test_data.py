@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -183,12 +184,15 @@ def test_default_pixel_mapping_is_pixel_minus_128(scale: float) -> None:
 
 def test_for_model_resnet8_and_vww() -> None:
     resnet = Preprocess.for_model((1, 32, 32, 3), "int8", 1.0, -128)
-    assert (resnet.scale, resnet.offset, resnet.resize) == (1.0, 0.0, (32, 32))
-    assert resnet.input_shape == (32, 32, 3) and resnet.to_rgb and not resnet.grayscale
+    # the default never resizes or recolours silently (robustness issue, finding 6)
+    assert (resnet.scale, resnet.offset, resnet.resize) == (1.0, 0.0, None)
+    assert resnet.input_shape == (32, 32, 3) and not resnet.to_rgb and not resnet.grayscale
     vww = Preprocess.for_model((1, 96, 96, 3), "int8", 1 / 255, -128)
     assert vww.scale == pytest.approx(1 / 255) and vww.offset == pytest.approx(0.0)
     images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
-    assert vww.apply(images).shape == (2, 96, 96, 3)
+    with pytest.raises(DataError, match="resize them to 96×96"):
+        vww.apply(images)
+    assert replace(vww, resize=(96, 96)).apply(images).shape == (2, 96, 96, 3)  # asked for: done
     floats = Preprocess.for_model((32, 32, 3), "float32")
     out = floats.apply(images)
     assert out.dtype == np.float32 and out.max() <= 1.0
@@ -199,10 +203,12 @@ def test_for_model_resnet8_and_vww() -> None:
 
 def test_channel_conversion_and_resize() -> None:
     rgb = np.random.default_rng(1).integers(0, 256, (2, 12, 10, 3), dtype=np.uint8)
-    grey = Preprocess.for_model((12, 10, 1), "float32", pixels=False).apply(rgb)
+    with pytest.raises(DataError, match="convert them to greyscale"):
+        Preprocess.for_model((12, 10, 1), "float32", pixels=False).apply(rgb)  # not silently
+    grey = replace(Preprocess.for_model((12, 10, 1), "float32", pixels=False), grayscale=True).apply(rgb)
     expected = np.asarray(Image.fromarray(rgb[0]).convert("L"), dtype=np.float32)
     np.testing.assert_array_equal(grey[0, :, :, 0], expected)  # same as Pillow's convert("L")
-    to_rgb = Preprocess.for_model((6, 5, 3), "int8", 1.0, -128)
+    to_rgb = replace(Preprocess.for_model((6, 5, 3), "int8", 1.0, -128), to_rgb=True, resize=(6, 5))
     out = to_rgb.apply(rgb[:, :, :, :1])
     assert out.shape == (2, 6, 5, 3)
     np.testing.assert_array_equal(out[..., 0], out[..., 2])

@@ -5,7 +5,11 @@ non-zero exit."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import traceback
+from pathlib import Path
 
 import click
 
@@ -17,13 +21,43 @@ from edgekit.cli import zoo as zoo_cmds
 from edgekit.errors import EdgekitError
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so child processes (QEMU, builds) are stopped and
+    temporary folders removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _terminate)
         try:
             return super().invoke(ctx)
         except EdgekitError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(err.exit_code)
+        except Terminated as err:
+            click.echo(f"error: stopped by {signal.Signals(err.signum).name}; nothing was left running", err=True)
+            sys.exit(128 + err.signum)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted; nothing was left running", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as err:  # noqa: BLE001 - a bug: one line for the user, the traceback on request
+            if os.environ.get("EDGEKIT_DEBUG"):
+                traceback.print_exc()
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            click.echo(f"error: internal error {type(err).__name__}: {err} (at {Path(where.filename).name}:"
+                       f"{where.lineno}); please report it — EDGEKIT_DEBUG=1 shows the traceback", err=True)
+            sys.exit(3)
 
 
 @click.group(cls=_Group)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from edgekit.analyze import analyze_graph, format_analysis
 from edgekit.cli.options import board_option, model_argument
 from edgekit.emit import default_name
 from edgekit.errors import DataError
+from edgekit.outputs import check_output_file, write_file
 
 
 @click.command()
@@ -47,9 +49,14 @@ def analyze(model: Path, board_name: str | None, as_json: bool) -> None:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
               help="folder to write the C library into.")
 @click.option("--name", default=None, help="C symbol prefix (default: the model file name).")
-def generate(model: Path, out_dir: Path, name: str | None) -> None:
-    """Generate a self-contained C99 inference library for MODEL."""
-    lib = pipeline.generate(pipeline.load(model), out_dir, name or default_name(model))
+@click.option("--force", is_flag=True,
+              help="write into a non-empty folder edgekit did not create (its files are never replaced).")
+def generate(model: Path, out_dir: Path, name: str | None, force: bool) -> None:
+    """Generate a self-contained C99 inference library for MODEL.
+
+    OUT is a new or empty folder, or one edgekit generated into before (several models can share
+    it); edgekit never replaces or deletes a file it did not write."""
+    lib = pipeline.generate(model, out_dir, name or default_name(model), force=force)
     click.echo(f"wrote {lib.dir} (ek_{lib.name}_run): arena {lib.info.arena_bytes:,} B, "
                f"weights {lib.info.weights_bytes:,} B, {len(lib.info.layer_names)} layers")
 
@@ -62,10 +69,13 @@ def generate(model: Path, out_dir: Path, name: str | None) -> None:
               help=".npy file to write the outputs to.")
 def run(model: Path, input_path: Path, output_path: Path) -> None:
     """Run MODEL on the host (the generated C) on a batch of inputs."""
+    check_output_file(output_path, [model, input_path], "--output")
     batch = _load_npy(input_path)
     host = pipeline.compile_model(model, name=default_name(model))
     out = host.run(batch)
-    np.save(output_path, out)
+    buf = io.BytesIO()
+    np.save(buf, out)
+    write_file(output_path, buf.getvalue(), [model, input_path], "--output")
     click.echo(f"ran {out.shape[0]} samples; wrote {output_path} {list(out.shape)} {out.dtype}")
 
 
@@ -73,6 +83,11 @@ def _load_npy(path: Path) -> np.ndarray:
     if not path.exists():
         raise DataError(f"input file not found: {path}")
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise DataError(f"{path} is not a .npy array file ({err}); save inputs with numpy.save") from None
+        batch = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise DataError(f"{path} is not a .npy array file ({err or 'empty'}); save inputs with numpy.save") from None
+    if not isinstance(batch, np.ndarray):
+        raise DataError(f"{path} is an .npz archive; give one .npy array (first axis = batch)")
+    if batch.ndim == 0 or batch.shape[0] == 0:
+        raise DataError(f"{path} holds no samples (shape {list(batch.shape)}); the first axis is the batch")
+    return batch

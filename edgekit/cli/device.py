@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from edgekit.cli.options import (
     report_outputs,
 )
 from edgekit.errors import EdgekitError
+from edgekit.outputs import check_output_file, write_file
 from edgekit.targets import get_board, list_boards
 
 
@@ -51,9 +53,24 @@ def boards(as_json: bool) -> None:
 
 def _write_json(data: dict[str, Any], path: Path | None) -> None:
     if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        write_file(path, json.dumps(data, indent=2) + "\n", what="--json")
         click.echo(f"wrote {path}")
+
+
+def _check_reports(inputs: list[Path | None], **outputs: Path | None) -> None:
+    """The report files can be written (checked before the work, so it is not lost)."""
+    paths = [p for p in outputs.values() if p is not None]
+    if len(set(map(str, paths))) < len(paths):
+        raise click.UsageError("--json and --html name the same file")
+    for option, path in outputs.items():
+        if path is not None:
+            check_output_file(path, inputs, f"--{option}")
+
+
+def _exit_for(verdict: str) -> None:
+    """PASS and WARN (checks passed, the report lists warnings) exit 0; FAIL and NOT VALIDATED 1."""
+    if verdict in ("FAIL", "NOT VALIDATED"):
+        sys.exit(1)
 
 
 def _report(outcome: pipeline.DeployOutcome, json_out: Path | None, html_out: Path | None) -> None:
@@ -66,6 +83,7 @@ def _report(outcome: pipeline.DeployOutcome, json_out: Path | None, html_out: Pa
         timeline = list(zip(info.layer_names, info.live_bytes, strict=False))
         write_html(outcome.result, html_out, memory_timeline=timeline, title=f"edgekit — {info.name}")
         click.echo(f"wrote {html_out}")
+    _exit_for(outcome.result.verdict)
 
 
 @click.command("deploy")
@@ -84,22 +102,26 @@ def _report(outcome: pipeline.DeployOutcome, json_out: Path | None, html_out: Pa
 @click.option("--float-model", type=click.Path(path_type=Path),
               help="the float model MODEL was quantized from: the report's float accuracy on the same samples.")
 @pixel_options("float model preprocessing")
+@click.option("--force", is_flag=True, help="use a non-empty --work-dir edgekit did not create (its files are "
+              "never replaced).")
 def deploy(model: Path, board_name: str, emulate: bool, port: str | None, data: Path | None, limit: int | None,
            json_out: Path | None, html_out: Path | None, per_layer: bool, work_dir: Path | None,
            calib: Path | None = None, num_calib: int = 1000, float_model: Path | None = None,
-           pixel_scale: str | None = None, pixel_offset: str | None = None) -> None:
+           pixel_scale: str | None = None, pixel_offset: str | None = None, force: bool = False) -> None:
     """Build MODEL into firmware, run it on the board (or QEMU) and validate it.
 
-    MODEL is an int8 model, or a float model with --calib (quantized on the way)."""
+    MODEL is an int8 model, or a float model with --calib (quantized on the way). Exit status: 0
+    when every check passed (the report may list warnings), 1 when one failed."""
     if emulate and port:
         raise click.UsageError("give either --emulate or --port, not both")
+    _check_reports([model, data, calib, float_model], json=json_out, html=html_out)
     board = get_board(board_name)
     if board.is_host:
         raise EdgekitError("--board host has no firmware; use `edgekit run` for host mode")
     with pipeline.temporary_work_dir(work_dir, "edgekit-deploy-") as work:
         outcome = pipeline.deploy(model, board, emulate=emulate, port=port, data=data, limit=limit,
                                   per_layer=per_layer, work_dir=work, calib=calib, num_calib=num_calib,
-                                  float_model=float_model, **pixels(pixel_scale, pixel_offset))
+                                  float_model=float_model, force=force, **pixels(pixel_scale, pixel_offset))
         if work_dir is None:
             outcome.extra.pop("work_dir", None)
         _report(outcome, json_out, html_out)
@@ -113,6 +135,7 @@ def demo(board_name: str | None, json_out: Path | None, html_out: Path | None) -
     validate it on the 360 held-out images (the model is trained and cached on first use)."""
     from edgekit.demo.digits import digits_model_path, digits_test_npz
 
+    _check_reports([], json=json_out, html=html_out)
     click.echo("edgekit demo: digits CNN (int8) → C → PlatformIO → QEMU netduinoplus2 → validation")
     model = digits_model_path()
     click.echo(f"model {model}")
@@ -133,9 +156,13 @@ def demo(board_name: str | None, json_out: Path | None, html_out: Path | None) -
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="write the report as JSON.")
 def validate(board_name: str, port: str, model: Path | None, data: Path | None, limit: int | None,
              json_out: Path | None) -> None:
-    """Validate an already flashed board: HELLO, then stream samples and report."""
+    """Validate an already flashed board: HELLO, then stream samples and report.
+
+    Without --model nothing can be checked bit for bit: the report then says NOT VALIDATED and
+    the exit status is 1."""
     from edgekit.report import render_text
 
+    _check_reports([model, data], json=json_out)
     def hello(info: Any) -> None:
         click.echo(f"{info.board}: model {info.model_name} (hash 0x{info.model_hash:08x}), "
                    f"arena {info.arena_bytes:,} B, clock {info.clock_hz / 1e6:g} MHz")
@@ -145,3 +172,4 @@ def validate(board_name: str, port: str, model: Path | None, data: Path | None, 
     data_out = checked.result.to_json()
     data_out["model_hash"] = f"0x{checked.model_hash:08x}"
     _write_json(data_out, json_out)
+    _exit_for(checked.result.verdict)

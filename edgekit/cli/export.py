@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from edgekit import pipeline
-from edgekit.cli.options import model_argument, pixel_options, pixels
+from edgekit.cli.options import model_argument, pixel_options, pixels, seed_option
 
 
 @click.command("export")
@@ -20,7 +20,7 @@ from edgekit.cli.options import model_argument, pixel_options, pixels
               help="MODEL is a float model: quantize it on the way with this calibration data.")
 @click.option("--num-calib", type=click.IntRange(min=1), default=1000, show_default=True,
               help="calibration samples (with --calib).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @pixel_options("with --calib: float input preprocessing")
 def export(model: Path, fmt: str, output: Path, calib: Path | None, num_calib: int, seed: int,
            pixel_scale: str | None, pixel_offset: str | None) -> None:

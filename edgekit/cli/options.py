@@ -71,6 +71,11 @@ def limit_option() -> Callable[[F], F]:
                         help="a seeded, class-balanced subset of N samples.")
 
 
+def seed_option() -> Callable[[F], F]:
+    return click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                        help="seed of the class-balanced subsets.")
+
+
 def json_flag() -> Callable[[F], F]:
     return click.option("--json", "as_json", is_flag=True, help="print one JSON object.")
 

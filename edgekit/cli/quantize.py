@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -18,7 +16,11 @@ from edgekit.cli.options import (
     model_argument,
     pixel_options,
     pixels,
+    seed_option,
 )
+from edgekit.data.preprocess import describe
+from edgekit.metadata import preprocess_recorded
+from edgekit.outputs import check_output_file, write_file
 
 OBSERVER_NAMES = ("minmax", "percentile", "mse", "entropy")  # edgekit.quant.observers.OBSERVERS (needs torch)
 
@@ -29,7 +31,7 @@ OBSERVER_NAMES = ("minmax", "percentile", "mse", "entropy")  # edgekit.quant.obs
 @click.option("--method", type=click.Choice(["ptq"]), default="ptq", show_default=True)
 @click.option("--observer", type=click.Choice(OBSERVER_NAMES), default="minmax", show_default=True,
               help="activation range observer.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--per-tensor-fc", is_flag=True, help="per-tensor FULLY_CONNECTED weights (TFLite's default).")
@@ -43,6 +45,7 @@ def quantize(model: Path, calib: Path, num_calib: int, method: str, observer: st
     """Quantize a float MODEL (.tflite, PyTorch .pt or Keras .h5) to a full-int8 .tflite."""
     from edgekit.frontends.loader import require_torch
 
+    check_output_file(output, [model, calib], "-o")  # before the work
     require_torch("quantize")
     from edgekit.quant.ptq import PTQConfig
 
@@ -50,23 +53,24 @@ def quantize(model: Path, calib: Path, num_calib: int, method: str, observer: st
                     per_channel_fc=not per_tensor_fc)
     result = pipeline.quantize(model, calib, num_calib=num_calib, seed=seed, config=cfg,
                                **pixels(pixel_scale, pixel_offset))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(result.tflite)
-    os.replace(tmp, output)
+    write_file(output, result.tflite, [model, calib], "-o")
     cal = result.calibration
     pre = result.preprocess
     click.echo(f"wrote {output} ({len(result.tflite)} bytes): {method}, observer {observer}, "
                f"{cal.samples} calibration samples in {cal.seconds:.2f} s on {cal.device}; "
                f"input int8 scale {pre.input_scale:g} zero point {pre.input_zero_point}")
+    given = pixel_scale is not None or pixel_offset is not None
+    text = describe(pre, recorded=preprocess_recorded(result.prepared))
+    if given:
+        text = text.rsplit(", ", 1)[0] + ", from --pixel-scale/--pixel-offset"
+    click.echo(f"preprocessing: {text}")
 
 
 @click.command("eval")
 @model_argument()
 @data_option(required=True, help_text="labelled data.")
 @limit_option()
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @click.option("--device", default=None, help="float models: cpu or cuda.")
 @pixel_options()
 @json_flag()
@@ -82,5 +86,8 @@ def eval_cmd(model: Path, data: Path, limit: int | None, seed: int, device: str 
         return
     click.echo(f"{model}: top-1 {res.top1:.2f} % ({res.correct}/{res.samples}) — {res.runtime}, "
                f"{res.seconds:.1f} s")
+    click.echo(f"preprocessing: {res.preprocess}")
     for name, acc in res.per_class.items():
         click.echo(f"  {name:>12}: {acc:6.2f} %")
+    for w in res.warnings:
+        click.echo(f"warning: {w}")

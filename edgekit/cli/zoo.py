@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from edgekit.errors import DataError
+from edgekit.outputs import check_output_file, user_umask
 
 
 @click.group("zoo")
@@ -53,6 +54,7 @@ def zoo_export(name: str, output: Path, force: bool) -> None:
     entry = get_entry(name)
     if output.suffix.lower() not in TORCH_SUFFIXES:
         raise DataError(f"{output}: give a {' or '.join(TORCH_SUFFIXES)} file name (the PyTorch front end reads those)")
+    check_output_file(output, what="-o")
     if output.exists() and not force:
         raise DataError(f"{output} exists; give another -o or --force to replace it")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +62,7 @@ def zoo_export(name: str, output: Path, force: bool) -> None:
     os.close(fd)
     try:
         save_for_frontend(name, Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~user_umask())
         os.replace(tmp, output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -74,9 +76,3 @@ def _fmt(v: object) -> str:
     if isinstance(v, tuple):
         return "(" + ", ".join(f"{x:.4g}" for x in v) + ")"
     return f"{v:.4g}"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from edgekit.data.checks import check_not_empty
 from edgekit.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -60,7 +62,8 @@ def load_dataset(path: Path | str, *, limit: int | None = None, seed: int = 0) -
 
     The subset holds as equal a number of samples per class as possible, is the same for
     the same `seed`, and keeps the samples in their order in the file. Only the selected
-    images are decoded.
+    images are decoded. An empty, truncated or unreadable file and a dataset without
+    samples are a :class:`DataError`.
     """
     path = Path(path)
     if limit is not None and limit < 1:
@@ -70,14 +73,21 @@ def load_dataset(path: Path | str, *, limit: int | None = None, seed: int = 0) -
     if path.is_dir():
         return _load_folder(path, limit, seed)
     suffix = path.suffix.lower()
+    if suffix not in (".npz", ".npy", *IMAGE_SUFFIXES):
+        raise DataError(f"{path}: unknown data format '{suffix or path.name}'; {_FORMATS_HINT}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes): it holds no samples; write it again (or give another file)")
     if suffix == ".npz":
-        return _load_npz(path, limit, seed)
-    if suffix == ".npy":
+        data = _load_npz(path, limit, seed)
+    elif suffix == ".npy":
         images = _np_load(path)
-        return Dataset(_take(images, None, limit, seed), None, None, str(path))
-    if suffix in IMAGE_SUFFIXES:
-        return Dataset(_stack([_decode(path, str(path))], str(path)), None, None, str(path))
-    raise DataError(f"{path}: unknown data format '{suffix or path.name}'; {_FORMATS_HINT}")
+        if not isinstance(images, np.ndarray) or images.ndim == 0:
+            raise DataError(f"{path}: holds a single value, not an array of samples (N×…); {_FORMATS_HINT}")
+        data = Dataset(_take(images, None, limit, seed), None, None, str(path))
+    else:
+        data = Dataset(_stack([_decode(path, str(path))], str(path)), None, None, str(path))
+    check_not_empty(len(data), str(path))
+    return data
 
 
 def balanced_indices(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -123,8 +133,19 @@ def _take(images: np.ndarray, labels: np.ndarray | None, limit: int | None, seed
 def _np_load(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
+    except EOFError as exc:
+        raise DataError(f"{path}: the file ends early (truncated or empty); write it again") from exc
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: cannot read it as a NumPy file ({exc}); {_FORMATS_HINT}") from exc
+
+
+def _member(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    """One array of an .npz archive; a truncated or corrupt member is a DataError."""
+    try:
+        return archive[key]
+    except (EOFError, OSError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read '{key}' ({exc or type(exc).__name__}); the file is "
+                        "truncated or corrupt: write it again") from exc
 
 
 def _load_npz(path: Path, limit: int | None, seed: int) -> Dataset:
@@ -133,7 +154,7 @@ def _load_npz(path: Path, limit: int | None, seed: int) -> Dataset:
         raise DataError(f"{path}: not an .npz archive; {_FORMATS_HINT}")
     with archive:
         keys = set(archive.files)
-        class_names = _class_names(archive["class_names"]) if "class_names" in keys else None
+        class_names = _class_names(_member(archive, "class_names", path)) if "class_names" in keys else None
         if "jpeg_blob" in keys:
             return _load_jpeg_npz(path, archive, class_names, limit, seed)
         image_key = next((k for k in _IMAGE_KEYS if k in keys), None)
@@ -142,9 +163,11 @@ def _load_npz(path: Path, limit: int | None, seed: int) -> Dataset:
                 f"{path}: no samples found; it has keys {sorted(keys)} but edgekit looks for one "
                 f"of {list(_IMAGE_KEYS)} (and labels in one of {list(_LABEL_KEYS)})"
             )
-        images = archive[image_key]
+        images = _member(archive, image_key, path)
         label_key = next((k for k in _LABEL_KEYS if k in keys), None)
-        labels = _labels(archive[label_key], f"{path}[{label_key}]") if label_key else None
+        labels = _labels(_member(archive, label_key, path), f"{path}[{label_key}]") if label_key else None
+    if images.ndim == 0:
+        raise DataError(f"{path}: '{image_key}' is a single value, not an array of samples (N×…)")
     if labels is not None and len(labels) != len(images):
         raise DataError(
             f"{path}: '{image_key}' has {len(images)} samples but '{label_key}' has "
@@ -162,9 +185,9 @@ def _load_jpeg_npz(
         raise DataError(
             f"{path}: JPEG dataset without {missing}; it needs jpeg_blob, offsets (N+1) and labels (N)"
         )
-    blob = archive["jpeg_blob"]
-    offsets = np.asarray(archive["offsets"], dtype=np.int64)
-    labels = _labels(archive["labels"], f"{path}[labels]")
+    blob = _member(archive, "jpeg_blob", path)
+    offsets = np.asarray(_member(archive, "offsets", path), dtype=np.int64)
+    labels = _labels(_member(archive, "labels", path), f"{path}[labels]")
     if len(offsets) != len(labels) + 1:
         raise DataError(
             f"{path}: {len(labels)} labels need {len(labels) + 1} offsets, found {len(offsets)}; "

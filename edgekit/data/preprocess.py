@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from edgekit.data.checks import check_image_shape, check_pixel_transform, check_pixels, expects_pixels
 from edgekit.errors import DataError
 
 QUANTIZED_DTYPES = ("int8", "uint8", "int16")
@@ -39,6 +40,11 @@ class Preprocess:
     ``real = sample * scale + offset`` (per channel when tuples); then quantize with
     `input_scale`/`input_zero_point` for an integer `dtype`, or return float32.
     `input_shape` is the per-sample shape the model takes (no batch axis).
+
+    The resize and the channel conversions happen only when asked for: images of another
+    size or channel count are refused otherwise (:func:`edgekit.data.checks.check_image_shape`),
+    as are raw samples that are not 8-bit pixels when the map takes pixels
+    (:func:`edgekit.data.checks.check_pixels`).
     """
 
     input_shape: tuple[int, ...]
@@ -72,6 +78,7 @@ class Preprocess:
             )
         if self.grayscale and self.to_rgb:
             raise DataError("preprocessing cannot convert to greyscale and to RGB at once; pick one")
+        check_pixel_transform(self.scale, self.offset, self.channels)
 
     @property
     def quantized(self) -> bool:
@@ -80,6 +87,13 @@ class Preprocess:
     @property
     def is_image(self) -> bool:
         return _image_hw(self.input_shape, self.channels_first) is not None
+
+    @property
+    def channels(self) -> int | None:
+        """The number of values a per-channel scale/offset needs: the image channels, else the last axis."""
+        if self.is_image:
+            return self.input_shape[0] if self.channels_first else self.input_shape[2]
+        return self.input_shape[-1] if self.input_shape else None
 
     @classmethod
     def for_model(
@@ -97,15 +111,15 @@ class Preprocess:
         the quantized input covers: int8 scale 1, zp −128 gives real = pixel and
         q = pixel − 128; scale 1/255, zp −128 gives real = pixel/255 and again
         q = pixel − 128. Float models get real = pixel/255. Without `pixels`, samples are
-        taken to be real values already (scale 1, offset 0). Images are resized to the
-        model's H×W and converted to its channel count. A leading batch axis of 1 is dropped.
+        taken to be real values already (scale 1, offset 0). Images are neither resized nor
+        converted to another channel count: data of another size or channel count is an error
+        (a model that wants the conversion records it in its preprocessing). A leading batch
+        axis of 1 is dropped.
         """
         shape = tuple(int(d) for d in input_shape)
         if len(shape) >= 2 and shape[0] == 1:
             shape = shape[1:]
         channels_first = len(shape) == 3 and shape[0] in (1, 3) and shape[2] not in (1, 3)
-        hw = _image_hw(shape, channels_first)
-        channels = (shape[0] if channels_first else shape[2]) if hw else None
         pre_scale, pre_offset = 1.0, 0.0
         if pixels and dtype in QUANTIZED_DTYPES:
             if not (scale and scale > 0):
@@ -121,18 +135,25 @@ class Preprocess:
             dtype=dtype,
             input_scale=float(scale) if scale is not None else None,
             input_zero_point=int(zero_point),
-            resize=hw,
-            grayscale=channels == 1,
-            to_rgb=channels == 3,
+            resize=None,
+            grayscale=False,
+            to_rgb=False,
             channels_first=channels_first,
             scale=pre_scale,
             offset=pre_offset,
         )
 
-    def apply(self, samples: np.ndarray) -> np.ndarray:
-        """Model-ready inputs (N × input_shape) from a batch of N raw samples."""
+    def apply(self, samples: np.ndarray, *, source: str | None = None) -> np.ndarray:
+        """Model-ready inputs (N × input_shape) from a batch of N raw samples.
+
+        Implausible samples are a :class:`DataError` (`source` names them in the message):
+        see :func:`~edgekit.data.checks.check_pixels` and :func:`~edgekit.data.checks.check_image_shape`.
+        """
         x = np.asarray(samples)
+        check_pixel_transform(self.scale, self.offset, self.channels)
+        check_pixels(x, self, source=source)
         if self.is_image:
+            check_image_shape(x, self, source=source)
             x = self._image_steps(x)
         shape = tuple(x.shape[1:])
         if shape != self.input_shape:
@@ -196,6 +217,39 @@ class Preprocess:
             return cls(**data)
         except (TypeError, ValueError) as exc:
             raise DataError(f"malformed preprocessing description: {exc}") from exc
+
+
+def describe(pre: Preprocess, recorded: bool) -> str:
+    """One line saying how raw samples become the model's input, for reports.
+
+    E.g. ``real = pixel·0.00392 + 0 → int8 (scale 0.00392, zero point -128), recorded in the
+    model``; `recorded` says whether the model records it or it is edgekit's default.
+    """
+    what = "pixel" if expects_pixels(pre) else "sample"
+    text = f"real = {what}·{_number_text(pre.scale)} + {_number_text(pre.offset)}"
+    if pre.quantized:
+        text += f" → {pre.dtype} (scale {pre.input_scale:.3g}, zero point {pre.input_zero_point})"
+    else:
+        text += " → float32"
+    steps = []
+    if pre.grayscale:
+        steps.append("RGB→grey if RGB")
+    if pre.to_rgb:
+        steps.append("grey→RGB if grey")
+    if pre.resize is not None:
+        steps.append(f"resize to {pre.resize[0]}×{pre.resize[1]}")
+    if pre.channels_first:
+        steps.append("NHWC→NCHW")
+    if steps:
+        text += f" after {', '.join(steps)}"
+    origin = "recorded in the model" if recorded else "edgekit's default (the model records no preprocessing)"
+    return f"{text}, {origin}"
+
+
+def _number_text(value: float | tuple[float, ...]) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(f"{v:.3g}" for v in value) + ")"
+    return f"{value:.3g}"
 
 
 def _image_hw(shape: tuple[int, ...], channels_first: bool) -> tuple[int, int] | None:

@@ -4,9 +4,12 @@ instruction counting (icount) and its console UART on a TCP port that pyserial o
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,8 +18,22 @@ from typing import IO
 from edgekit.device.serial_link import SerialLink
 from edgekit.errors import DeviceError
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
 QEMU = "qemu-system-arm"
 DEFAULT_MACHINE = "netduinoplus2"
+
+
+def die_with_parent() -> None:
+    """In a child process (``preexec_fn``): ask Linux to SIGKILL it when edgekit dies, however
+    edgekit dies (even SIGKILL). Elsewhere a no-op: edgekit's signal handlers stop QEMU."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -81,7 +98,8 @@ class Emulator:
             cmd = qemu_command(self.elf, self.port, self.machine, self.qemu)
             self._log = tempfile.TemporaryFile()
             self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+                cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent, start_new_session=True,
             )
             deadline = time.monotonic() + self.start_timeout
             while self.link is None and time.monotonic() < deadline:

@@ -6,6 +6,7 @@ validation result."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -87,6 +88,23 @@ def open_device(
         raise DeviceError(f"give --port (e.g. /dev/ttyACM0) for {board.name}, or --emulate to use QEMU")
     with SerialLink(port, baud=board.console.baud if board.console else 115200) as link:
         yield DeviceClient(link, timeout=timeout)
+
+
+UPLOAD_TOOLS = {"openocd": ("openocd", "openocd"), "st-flash": ("st-flash", "stlink-tools")}
+
+
+def check_port(board: Board, port: str | None) -> None:
+    """Before anything is built for a real board: a serial port is given and exists, and an
+    upload tool of the board is installed."""
+    if not port:
+        raise DeviceError(f"give --port (e.g. /dev/ttyACM0) for {board.name}, or --emulate to use QEMU")
+    if "://" not in port and not Path(port).exists():
+        raise DeviceError(f"serial port {port} does not exist: is the board plugged in? (`ls /dev/ttyACM*` lists "
+                          "ST-LINK ports), or use --emulate")
+    tools = [UPLOAD_TOOLS[m] for m in board.upload_methods if m in UPLOAD_TOOLS]
+    if tools and not any(shutil.which(exe) for exe, _ in tools):
+        hint = " or ".join(f"{exe} (`apt-get install {pkg}`)" for exe, pkg in tools)
+        raise BuildError(f"flashing {board.name} needs {hint}; install one, or use --emulate")
 
 
 def flash(board: Board, build: pio.FirmwareBuild, home: Path | None = None) -> None:

@@ -56,6 +56,10 @@ def calibrate(
     """Observe every activation of `graph` over `data` (N × input shape, float32, preprocessed)."""
     if len(data) == 0:
         raise DataError("no calibration samples; give --calib data with at least one sample")
+    bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+    if bad:
+        raise DataError(f"the calibration data holds {bad:,} NaN or infinite values after preprocessing; "
+                        "clean the --calib data")
     from tqdm.auto import tqdm
 
     dev = pick_device(device) if not isinstance(device, torch.device) else device

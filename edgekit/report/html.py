@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jinja2
 
+from edgekit.outputs import write_file
 from edgekit.report import plots
 from edgekit.report.text import render_text
 from edgekit.resources import resource_dir
@@ -67,11 +68,8 @@ def write_html(
     memory_timeline: Sequence[tuple[str, int]] | None = None,
     title: str | None = None,
 ) -> Path:
-    """Write the HTML page to `path` (parent folders are created); return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(result, memory_timeline=memory_timeline, title=title), encoding="utf-8")
-    return path
+    """Write the HTML page to `path` atomically (parent folders are created); return the path."""
+    return write_file(path, render_html(result, memory_timeline=memory_timeline, title=title), what="--html")
 
 
 def _memory_rows(result: ValidationResult) -> list[dict[str, object]]:

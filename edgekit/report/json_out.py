@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgekit.outputs import write_file
 from edgekit.validate import ValidationResult
 
 
@@ -14,8 +15,5 @@ def to_json_text(result: ValidationResult) -> str:
 
 
 def write_json(result: ValidationResult, path: Path | str) -> Path:
-    """Write the JSON report to `path` (parent folders are created); return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_json_text(result), encoding="utf-8")
-    return path
+    """Write the JSON report to `path` atomically (parent folders are created); return the path."""
+    return write_file(path, to_json_text(result), what="--json")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from edgekit.fit import fit_table, fmt_bytes
 from edgekit.validate import ValidationResult
 
-__all__ = ["WIDTH", "RULE", "fit_table", "fmt_bytes", "usage_line", "render_text"]
+__all__ = ["WIDTH", "RULE", "fit_table", "fmt_bytes", "usage_line", "render_text", "overall_line"]
 
 WIDTH = 100
 RULE = "─" * WIDTH
@@ -21,15 +23,47 @@ def usage_line(label: str, used: int, total: int | None) -> str:
 
 
 def render_text(result: ValidationResult, *, top_layers: int = 10) -> str:
-    """The validation report as plain text, with a PASS/FAIL word on each checked line."""
+    """The validation report as plain text, with a PASS/FAIL word on each checked line.
+
+    The input preprocessing is named at the top (``input: …``), the warnings are listed before
+    the last line, and the last line is the verdict: ``overall: PASS`` (checks ran and passed,
+    no warnings), ``overall: WARN (n warnings)``, ``overall: FAIL`` or ``overall: NOT VALIDATED
+    (no checks ran: …)``.
+    """
     mode = "QEMU emulation" if result.emulated else "hardware" if result.board != "host" else "host"
-    lines = [f"edgekit validate — {result.board} ({mode}), {result.samples} samples", RULE]
-    lines += _accuracy_lines(result) + _agreement_lines(result) + _latency_lines(result, top_layers)
-    lines += _memory_lines(result)
+    lines = [f"edgekit validate — {result.board} ({mode}), {result.samples} samples"]
+    if result.preprocess:
+        lines += _wrapped(f"input: {result.preprocess}", "       ")
     lines.append(RULE)
-    verdicts = [v for v in (result.bitexact_all, result.fits) if v is not None]
-    lines.append(f"overall: {'PASS' if all(verdicts) else 'FAIL'}" if verdicts else "overall: no checks")
+    lines += _accuracy_lines(result) + _agreement_lines(result) + _latency_lines(result, top_layers)
+    lines += _memory_lines(result) + _warning_lines(result)
+    lines.append(RULE)
+    lines.append(overall_line(result))
     return "\n".join(line[:WIDTH] for line in lines)
+
+
+def overall_line(result: ValidationResult) -> str:
+    """The report's last line: the verdict, with the number of warnings or why nothing was checked."""
+    verdict = result.verdict
+    if verdict == "WARN":
+        n = len(result.warnings)
+        return f"overall: WARN ({n} warning{'s' if n != 1 else ''})"
+    if verdict == "NOT VALIDATED":
+        return f"overall: NOT VALIDATED (no checks ran: {', '.join(result.unchecked)})"
+    return f"overall: {verdict}"
+
+
+def _warning_lines(result: ValidationResult) -> list[str]:
+    if not result.warnings:
+        return []
+    lines = [f"warnings ({len(result.warnings)}):"]
+    for text in result.warnings:
+        lines += _wrapped(f"  ! {text}", "    ")
+    return lines
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, width=WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [text]
 
 
 def _accuracy_lines(result: ValidationResult) -> list[str]:
