@@ -249,3 +249,13 @@ def test_float_model_that_does_not_match_is_refused_before_building(models: dict
         deploy(models["chain"], get_board("nucleo"), emulate=True, work_dir=tmp_path / "w", float_model=flt,
                progress=False)
     assert not (tmp_path / "w" / "firmware").exists()
+
+
+def test_running_a_float_model_says_how_to_make_it_deployable(tmp_path: Path) -> None:
+    from tests.test_export_tflite import tiny_float_tflite
+
+    flt = tiny_float_tflite(tmp_path / "f.tflite")
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 8, 8, 1), np.float32))
+    msg = one_line_error(edgekit("run", str(flt), "--input", str(x), "--output", str(tmp_path / "y.npy")))
+    assert "float model" in msg and "edgekit quantize" in msg
