@@ -453,3 +453,19 @@ def test_describe() -> None:
         "real = pixel·(0.0159, 0.0161, 0.015) + (-1.99, -1.98, -1.71) → float32 after grey→RGB if grey, "
         "resize to 64×64, NHWC→NCHW, recorded in the model"
     )
+
+
+def test_validate_without_model_never_reshapes_images_into_another_input(tmp_path: Path) -> None:
+    """Finding 7: `edgekit validate` without --model on a KWS board (49×10×1 input) with CIFAR images
+    reshaped them silently and reported 10 % with 'no checks'; now the data is refused."""
+    from edgekit.emit import ModelInfo, TensorInfo
+    from edgekit.pipeline import model_samples
+
+    npz = tmp_path / "cifar_like.npz"
+    np.savez(npz, images=RNG.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), labels=np.arange(20) % 10)
+    kws = TensorInfo((1, 49, 10, 1), "int8", 0.5847, 83)
+    info = ModelInfo(name="kws", input=kws, output=TensorInfo((1, 12), "int8", 1 / 256, -128), arena_bytes=0,
+                     weights_bytes=0, layer_names=[], model_hash=0)
+    pre = Preprocess.for_model(kws.shape, kws.dtype, kws.scale, kws.zero_point)
+    with pytest.raises(DataError, match="model takes 49×10×1"):
+        model_samples(info, pre, npz, None)
