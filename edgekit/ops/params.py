@@ -239,7 +239,13 @@ def parse_enums(header_text: str) -> dict[str, dict[str, int]]:
 
 @cache
 def runtime_header() -> str:
-    return (resource_dir("firmware") / "runtime" / RUNTIME_HEADER).read_text()
+    """``ek_runtime.h`` followed by the runtime headers it includes (``#include "ek_*.h"``)."""
+    folder = resource_dir("firmware") / "runtime"
+    text = (folder / RUNTIME_HEADER).read_text()
+    parts = [text]
+    for name in re.findall(r'^#include "(ek_[a-z0-9_]+\.h)"', text, flags=re.M):
+        parts.append((folder / name).read_text())
+    return "\n".join(parts)
 
 
 @cache

@@ -7,6 +7,10 @@ An op module in :mod:`edgekit.ops` holds every fact about its op and registers o
   (:mod:`edgekit.quant.float_exec`) for calibration and float accuracy;
 * ``quant``: how post-training quantization treats it (:class:`QuantRule`);
 * ``lower``: its integer parameter recipe (TFLM's Prepare()) and the C kernel call it lowers to;
+* ``run_int``: its exact integer semantics in int64 numpy (the Python integer reference the C
+  kernel must agree with bit for bit; run by :mod:`edgekit.quant.int_exec`);
+* ``custom``: the op is not a TFLite builtin: a quantized file stores it as a CUSTOM operator
+  with this name as its custom code and its attributes as flexbuffer custom options;
 * ``tflite_version``: the builtin operator version the TFLite converter records for it.
 
 Front ends only map their layer/function names onto these op names; the quantizer, the
@@ -94,6 +98,9 @@ ShapeFn = Callable[[Graph, Node], list[tuple[int, ...]]]
 MacsFn = Callable[[Graph, Node], int]
 FloatFn = Callable[[Any, Node, list], list]
 LowerFn = Callable[[Graph, Node], KernelCall]
+#: fn(graph, node, activation inputs as numpy arrays (batch first), in node order, None for
+#: constants and omitted inputs) -> outputs (numpy arrays of the output dtypes)
+IntFn = Callable[[Graph, Node, list], list]
 VersionFn = Callable[[Node, str | None], int]
 
 
@@ -113,6 +120,8 @@ class OpDef:
     lower: LowerFn | None = None
     tflite_version: VersionFn = field(default=lambda node, dtype: 1)
     doc: str = ""
+    run_int: IntFn | None = None
+    custom: bool = False
 
 
 _REGISTRY: dict[str, OpDef] = {}

@@ -317,8 +317,15 @@ void ek_clamp_s8(const ek_clamp_params_t *p, const void *const *inputs, void *co
 void ek_leaky_relu_s8(const ek_leaky_relu_params_t *p, const void *const *inputs, void *const *outputs,
                       void *scratch);
 
+/* ---- attention data movement and batched matmul ---------------------------------------- */
+
+/* ---- float32 kernels ----------------------------------------------------------------------- */
+
 #ifdef __cplusplus
 }
 #endif
+
+/* edgekit's own integer ops (I-ViT: Shiftmax, ShiftGELU, I-LayerNorm, int16 residual add) */
+#include "ek_ivit.h"
 
 #endif /* EK_RUNTIME_H */
