@@ -140,19 +140,21 @@ def multiply_by_quantized_multiplier(x: int, m: int, shift: int) -> int:
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(wrap_int32(x * (1 << left)), m), right)
 
 
-def multiply_by_quantized_multiplier_np(x: np.ndarray, m: int, shift: int) -> np.ndarray:
-    """Vectorised :func:`multiply_by_quantized_multiplier` over an int array (no INT32_MIN² case)."""
+def multiply_by_quantized_multiplier_np(x: np.ndarray, m: int | np.ndarray, shift: int | np.ndarray) -> np.ndarray:
+    """Vectorised :func:`multiply_by_quantized_multiplier` over an int array; `m` and `shift` may
+    be arrays that broadcast against `x` (per-channel requantization)."""
     x = np.asarray(x, dtype=np.int64)
-    left = shift if shift > 0 else 0
-    right = -shift if shift < 0 else 0
+    m64 = np.asarray(m, dtype=np.int64)
+    shift64 = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(shift64, 0)
+    right = np.maximum(-shift64, 0)
     xs = ((x << left) + 2**31) % 2**32 - 2**31  # wrap to int32
-    ab = xs * np.int64(m)
+    ab = xs * m64
     nudge = np.where(ab >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
     num = ab + nudge
     hi = np.where(num >= 0, num >> 31, -((-num) >> 31))
-    if m == INT32_MIN:
-        hi = np.where(xs == INT32_MIN, INT32_MAX, hi)
-    mask = (1 << right) - 1
+    hi = np.where((xs == INT32_MIN) & (m64 == INT32_MIN), INT32_MAX, hi)
+    mask = (np.int64(1) << right) - 1
     rem = hi & mask
     thr = (mask >> 1) + (hi < 0).astype(np.int64)
     return (hi >> right) + (rem > thr).astype(np.int64)

@@ -8,9 +8,74 @@
 
 #include <stdint.h>
 
+#include "ek_runtime.h" /* ek_mult_t */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The shift exponential 2^(t * multiplier / 2^15) for integer t <= 0 (see ek_ivit.c):
+ * `multiplier` = round(s_eff * log2(e) * 2^15) folds the input scale (times beta or alpha) and
+ * log2(e) into one dyadic constant; `headroom` S: the result has scale 2^-(15 + S). */
+typedef struct {
+    int32_t multiplier;
+    int32_t headroom;
+} ek_shift_exp_t;
+
+/* EK_SHIFTMAX: softmax over rows of `depth` int8 values (any input scale and zero point) to
+ * int8 with scale 1/256 and zero point -128. exp.headroom is chosen from depth so that the row
+ * sum fits int32. */
+typedef struct {
+    int32_t rows;
+    int32_t depth;
+    ek_shift_exp_t exp;
+} ek_shiftmax_params_t;
+
+/* EK_SHIFTGELU: y = x * sigmoid(alpha * x) (GELU: alpha = 1.702; SiLU: alpha = 1), int8 -> int8.
+ * exp_multiplier: the shift exponential's multiplier for s_in * alpha (headroom 0);
+ * output: the requantization of x_c * sigma (sigma with scale 2^-15) to the output scale. */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t exp_multiplier;
+    ek_mult_t output;
+} ek_shift_gelu_params_t;
+
+/* EK_LAYERNORM (I-LayerNorm): rows of `channels` int16 values (scale s, zero point 0) ->
+ * int8. Per channel c: out = output_zero_point + bias[c] + MBQM(+-z, |mult[c]|, shift[c]),
+ * z = (x - mean) * floor((2^31 - 1) / isqrt(var + eps)) >> 16 (scale sqrt(C) * 2^-15),
+ * mult[c] < 0 for a negative gamma (z is negated). eps: round(C * epsilon / s^2). */
+typedef struct {
+    int32_t rows;
+    int32_t channels;
+    int32_t eps;
+    int32_t output_zero_point;
+    const int32_t *mult;  /* [channels] */
+    const int32_t *shift; /* [channels] */
+    const int32_t *bias;  /* [channels], round(beta / s_out) */
+} ek_layernorm_params_t;
+
+/* EK_RESIDUAL_ADD: the I-ViT residual stream. out (int16, zero point 0) =
+ * sat16(MBQM(in1 - zp1, m1) + MBQM(in2 - zp2, m2)): each branch requantized to the output scale
+ * separately, then added. in*_int16: the operand's type (0 int8, 1 int16). Input 2 may be a
+ * constant int16 array (in2_const = 1, in2_data; e.g. a position embedding). */
+typedef struct {
+    int32_t size;
+    int32_t in1_int16, in2_int16;
+    int32_t in1_zero_point, in2_zero_point;
+    ek_mult_t in1, in2;
+    int32_t in2_const;
+    const int16_t *in2_data;
+} ek_residual_add_params_t;
+
+void ek_shiftmax_s8(const ek_shiftmax_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_shift_gelu_s8(const ek_shift_gelu_params_t *p, const void *const *inputs, void *const *outputs,
+                      void *scratch);
+void ek_layernorm_s16_s8(const ek_layernorm_params_t *p, const void *const *inputs, void *const *outputs,
+                         void *scratch);
+void ek_residual_add_s16(const ek_residual_add_params_t *p, const void *const *inputs, void *const *outputs,
+                         void *scratch);
 
 #ifdef __cplusplus
 }
