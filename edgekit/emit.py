@@ -117,6 +117,11 @@ def tensor_info(t: Tensor) -> TensorInfo:
     return TensorInfo(shape=tuple(t.shape), dtype=t.dtype, scale=scale, zero_point=zp)
 
 
+def _float_bits(v: float) -> str:
+    """The IEEE-754 binary32 bits of `v` as a C unsigned literal (float constants without a float type)."""
+    return f"0x{int(np.array(v, dtype=np.float32).view(np.uint32)):08x}u"
+
+
 def _c_float(v: float) -> str:
     return float(np.float32(v)).hex() + "f"
 
@@ -256,7 +261,7 @@ def emit_library(model: LoweredModel, plan: MemoryPlan, out_dir: Path, name: str
         "input_bytes": in_t.nbytes, "output_bytes": out_t.nbytes,
         "input_dtype": _EK_DTYPES.get(in_t.dtype, "EK_DTYPE_INT8"),
         "output_dtype": _EK_DTYPES.get(out_t.dtype, "EK_DTYPE_INT8"),
-        "c_float": _c_float, "runtime_files": runtime_files, "models": sorted(models),
+        "c_float": _c_float, "float_bits": _float_bits, "runtime_files": runtime_files, "models": sorted(models),
         "weights_bytes": weights_bytes,
     }
     env = _environment()

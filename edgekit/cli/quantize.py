@@ -16,6 +16,7 @@ from edgekit.cli.options import (
     model_argument,
     pixel_options,
     pixels,
+    precision_option,
     seed_option,
 )
 from edgekit.data.preprocess import describe
@@ -28,7 +29,9 @@ OBSERVER_NAMES = ("minmax", "percentile", "mse", "entropy")  # edgekit.quant.obs
 @click.command("quantize")
 @model_argument()
 @calib_options(required=True, help_text="calibration data (npz, CIFAR JPEG npz, image folder).")
-@click.option("--method", type=click.Choice(["ptq"]), default="ptq", show_default=True)
+@click.option("--method", type=click.Choice(["ptq", "ivit"]), default="ptq", show_default=True,
+              help="ptq: full int8 (TFLite builtins); ivit: integer-only transformer (I-ViT: Shiftmax, "
+                   "ShiftGELU, I-LayerNorm, int16 residual stream; edgekit custom ops).")
 @click.option("--observer", type=click.Choice(OBSERVER_NAMES), default="minmax", show_default=True,
               help="activation range observer.")
 @seed_option()
@@ -51,7 +54,7 @@ def quantize(model: Path, calib: Path, num_calib: int, method: str, observer: st
 
     cfg = PTQConfig(observer=observer, device=device, batch_size=batch_size, progress=not quiet,
                     per_channel_fc=not per_tensor_fc)
-    result = pipeline.quantize(model, calib, num_calib=num_calib, seed=seed, config=cfg,
+    result = pipeline.quantize(model, calib, num_calib=num_calib, seed=seed, config=cfg, method=method,
                                **pixels(pixel_scale, pixel_offset))
     write_file(output, result.tflite, [model, calib], "-o")
     cal = result.calibration
@@ -74,13 +77,16 @@ def quantize(model: Path, calib: Path, num_calib: int, method: str, observer: st
 @click.option("--device", default=None, help="float models: cpu or cuda.")
 @pixel_options()
 @json_flag()
+@precision_option()
 def eval_cmd(model: Path, data: Path, limit: int | None, seed: int, device: str | None,
-             pixel_scale: str | None, pixel_offset: str | None, as_json: bool) -> None:
+             pixel_scale: str | None, pixel_offset: str | None, as_json: bool, precision: str = "int8") -> None:
     """Top-1 (and per-class) accuracy of a float or int8 MODEL on the host.
 
-    Int8 models run the generated C (host mode); float models run in the float executor.
+    Int8 models run the generated C (host mode); float models run in the float executor, or with
+    --precision float32 their float32 generated C (host mode).
     """
-    res = pipeline.evaluate(model, data, limit=limit, seed=seed, device=device, **pixels(pixel_scale, pixel_offset))
+    res = pipeline.evaluate(model, data, limit=limit, seed=seed, device=device, precision=precision,
+                            **pixels(pixel_scale, pixel_offset))
     if as_json:
         click.echo(json.dumps({"model": str(model), "data": str(data), **res.to_dict()}))
         return

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from flatbuffers import flexbuffers
 
 from edgekit.errors import ModelFormatError, UnsupportedOpError
 from edgekit.frontends.tflite import parse_tflite
@@ -98,6 +99,14 @@ def graph_to_spec(graph: Graph, *, signature_key: str | None = SIGNATURE_KEY) ->
 
     ops: list[OpSpec] = []
     for node in graph.nodes:
+        opdef = lookup(node.op)
+        if opdef is not None and opdef.custom:
+            ops.append(OpSpec(
+                op="CUSTOM", inputs=[new_index[i] if i >= 0 else -1 for i in node.inputs],
+                outputs=[new_index[i] for i in node.outputs], custom_code=node.op,
+                custom_options=flexbuffers.Dumps({k: v for k, v in node.attrs.items() if v is not None})
+                if node.attrs else b""))
+            continue
         if node.op not in schema.BUILTIN_OPERATORS or node.op == "CUSTOM" or node.op.startswith("CUSTOM:"):
             raise UnsupportedOpError(
                 f"{node.label}: {node.op} is not a TFLite builtin operator, so LiteRT cannot run it; "
@@ -124,6 +133,12 @@ def graph_to_tflite(graph: Graph, *, signature_key: str | None = SIGNATURE_KEY) 
 
 def export_graph(graph: Graph, *, verify: bool = True) -> ExportResult:
     """A quantized graph → full-int8 TFLite bytes (checked by reading them back when `verify`)."""
+    for node in graph.nodes:
+        opdef = lookup(node.op)
+        if opdef is not None and opdef.custom:
+            raise UnsupportedOpError(
+                f"{node.label}: {node.op} is an edgekit custom operator (integer-only transformer op) that LiteRT "
+                "cannot run; export supports models made of TFLite builtin ops only")
     _check_full_int8(graph)
     spec = graph_to_spec(graph)
     data = build_tflite(spec)

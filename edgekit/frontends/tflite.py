@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from flatbuffers import flexbuffers
 
 from edgekit.errors import EdgekitError, ModelFormatError, UnsupportedOpError
 from edgekit.ir.graph import DTYPE_BYTES, SUB_BYTE_BITS, Graph, Node, QuantParams, Tensor, fnv1a32
+from edgekit.ops.registry import lookup
 from edgekit.tflite import schema
 from edgekit.tflite.reader import FlatBuffer, Table
 
@@ -168,8 +170,24 @@ class _Reader:
         name = opcodes[code_idx]
         inputs = self._indices(op.array(1, "int32"), n, f"operator {k} ({name}) input", allow_none=True)
         outputs = self._indices(op.array(2, "int32"), n, f"operator {k} ({name}) output")
+        if name.startswith("CUSTOM:") and _is_edgekit_custom(name[len("CUSTOM:"):]):
+            name = name[len("CUSTOM:"):]
+            return Node(index=k, op=name, inputs=inputs, outputs=outputs, attrs=self._custom_options(op, name, k))
         attrs = self._options(op, name, k)
         return Node(index=k, op=name, inputs=inputs, outputs=outputs, attrs=attrs)
+
+    def _custom_options(self, op: Table, name: str, k: int) -> dict[str, Any]:
+        """The flexbuffer map of an edgekit custom operator's options."""
+        raw = op.bytes_view(5)
+        if raw is None or len(raw) == 0:
+            return {}
+        try:
+            value = flexbuffers.Loads(bytes(raw))
+        except Exception:  # noqa: BLE001 - any decoding failure is a malformed file
+            raise self.fb.fail(f"operator {k} ({name}) has unreadable custom options") from None
+        if not isinstance(value, dict):
+            raise self.fb.fail(f"operator {k} ({name}) has custom options that are not a map")
+        return {str(key): v for key, v in value.items()}
 
     def _options(self, op: Table, name: str, k: int) -> dict[str, Any]:
         table_name = schema.OP_OPTIONS.get(name)
@@ -189,6 +207,11 @@ class _Reader:
                 value = table.scalar(fid, _FIELD_KINDS[kind])
                 attrs[field] = _decode_enum(kind, value, name, field)
         return attrs
+
+
+def _is_edgekit_custom(code: str) -> bool:
+    opdef = lookup(code)
+    return opdef is not None and opdef.custom
 
 
 def _decode_enum(kind: str, value: int | float, op: str, field: str) -> Any:

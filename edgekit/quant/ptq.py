@@ -174,10 +174,13 @@ def pixel_input_qparams(pre: Preprocess) -> tuple[float, int] | None:
 
 
 def activation_qparams(graph: Graph, ranges: dict[int, tuple[float, float]],
-                       input_q: tuple[float, int] | None = None) -> dict[int, tuple[float, int]]:
-    """(scale, zero point) for every activation tensor of a prepared graph."""
+                       input_q: tuple[float, int] | None = None,
+                       fixed: dict[int, tuple[float, int]] | None = None) -> dict[int, tuple[float, int]]:
+    """(scale, zero point) for every activation tensor of a prepared graph; `fixed` sets the
+    quantization of given tensors (and of the tensors that share it)."""
     groups = _Groups()
-    fixed: dict[int, tuple[float, int]] = {}
+    given = dict(fixed or {})
+    fixed = {}
     for node in graph.nodes:
         out_rule = _rule(node).output
         if out_rule == SHARED:
@@ -197,6 +200,8 @@ def activation_qparams(graph: Graph, ranges: dict[int, tuple[float, float]],
     group_fixed: dict[int, tuple[float, int]] = {}
     for tid, q in fixed.items():
         group_fixed.setdefault(groups.find(tid), q)
+    for tid, q in given.items():
+        group_fixed[groups.find(tid)] = q
     out: dict[int, tuple[float, int]] = {}
     for tid in ranges:
         r = groups.find(tid)

@@ -69,6 +69,8 @@ class OpSpec:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    custom_code: str | None = None  # op == "CUSTOM": the custom operator's name
+    custom_options: bytes = b""  # op == "CUSTOM": its options (flexbuffer)
 
 
 @dataclass
@@ -132,6 +134,8 @@ def _check_op(i: int, op: OpSpec, n_tensors: int) -> None:
     for idx in op.outputs:
         if not 0 <= idx < n_tensors:
             raise ModelFormatError(f"{where}: output tensor index {idx} out of range 0..{n_tensors - 1}")
+    if (op.op == "CUSTOM") != (op.custom_code is not None):
+        raise UnsupportedOpError(f"{where}: a CUSTOM operator needs a custom code, and only it takes one")
     table = schema.OP_OPTIONS.get(op.op)
     known = {f[0] for f in schema.OPTIONS_FIELDS.get(table, ())} if table else set()
     unknown = sorted(set(op.options) - known)
@@ -283,9 +287,12 @@ def _build_options(b: flatbuffers.Builder, op: OpSpec, table: str) -> int:
     return b.EndObject()
 
 
-def _build_operator_code(b: flatbuffers.Builder, code: int, version: int) -> int:
+def _build_operator_code(b: flatbuffers.Builder, code: int, version: int, custom_code: str | None = None) -> int:
     # OperatorCode: deprecated_builtin_code 0 (byte), custom_code 1, version 2, builtin_code 3
+    name = b.CreateString(custom_code) if custom_code is not None else None
     b.StartObject(4)
+    if name is not None:
+        b.PrependUOffsetTRelativeSlot(1, name, 0)
     b.PrependInt8Slot(0, min(code, schema.PLACEHOLDER_FOR_GREATER_OP_CODES), 0)
     b.PrependInt32Slot(2, version, 1)
     b.PrependInt32Slot(3, code, 0)
@@ -297,8 +304,12 @@ def _build_operator(b: flatbuffers.Builder, op: OpSpec, opcode_index: int) -> in
     outputs = _int32_vector(b, op.outputs)
     table = schema.OP_OPTIONS.get(op.op)
     options = _build_options(b, op, table) if table else None
-    # Operator: opcode_index 0, inputs 1, outputs 2, builtin_options_type 3, builtin_options 4, ...
+    custom = b.CreateByteVector(op.custom_options) if op.custom_options else None
+    # Operator: opcode_index 0, inputs 1, outputs 2, builtin_options_type 3, builtin_options 4,
+    # custom_options 5, custom_options_format 6 (0: FLEXBUFFERS), ...
     b.StartObject(13)
+    if custom is not None:
+        b.PrependUOffsetTRelativeSlot(5, custom, 0)
     b.PrependUint32Slot(0, opcode_index, 0)
     b.PrependUOffsetTRelativeSlot(1, inputs, 0)
     b.PrependUOffsetTRelativeSlot(2, outputs, 0)
@@ -365,12 +376,12 @@ def build_tflite(spec: ModelSpec) -> bytes:
     buffers = [_build_buffer(b, p) for p in payloads]
 
     # operator codes, deduplicated by (op, version), in first-use order
-    code_index: dict[tuple[str, int], int] = {}
+    code_index: dict[tuple[str, int, str | None], int] = {}
     op_code_idx: list[int] = []
     for op in spec.ops:
-        key = (op.op, int(op.version))
+        key = (op.op, int(op.version), op.custom_code)
         op_code_idx.append(code_index.setdefault(key, len(code_index)))
-    opcodes = [_build_operator_code(b, schema.BUILTIN_OPERATORS[n], v) for (n, v) in code_index]
+    opcodes = [_build_operator_code(b, schema.BUILTIN_OPERATORS[n], v, c) for (n, v, c) in code_index]
 
     tensors = [_build_tensor(b, t, buf) for t, buf in zip(spec.tensors, buffer_of, strict=True)]
     operators = [_build_operator(b, op, ci) for op, ci in zip(spec.ops, op_code_idx, strict=True)]

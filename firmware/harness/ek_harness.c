@@ -48,9 +48,7 @@ static void write_tensor(ek_writer_t *w, const ek_tensor_info_t *t)
         ek_frame_u32(w, (uint32_t)t->dims[i]);
     }
     ek_frame_u32(w, t->bytes);
-    uint32_t scale_bits;
-    memcpy(&scale_bits, &t->scale, 4);
-    ek_frame_u32(w, scale_bits);
+    ek_frame_u32(w, t->scale_bits);
     ek_frame_u32(w, (uint32_t)t->zero_point);
 }
 

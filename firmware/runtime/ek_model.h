@@ -39,7 +39,8 @@ typedef struct {
     uint8_t rank;
     int32_t dims[EK_MAX_RANK];
     uint32_t bytes;             /* total size in bytes */
-    float scale;                /* quantization (1.0 / 0 when not quantized) */
+    uint32_t scale_bits;        /* quantization scale as IEEE-754 binary32 bits (1.0 / 0 when not
+                                 * quantized): no float type on the device */
     int32_t zero_point;
 } ek_tensor_info_t;
 
