@@ -60,7 +60,8 @@ def _float_fn(op: str, node, args: list[np.ndarray], graph) -> np.ndarray:  # ty
 
 
 def op_errors(qgraph, prepared, x_float: np.ndarray) -> dict:  # type: ignore[no-untyped-def]
-    """Per integer op type: |integer op − float function| on the float model's own activations."""
+    """Per integer op type: |integer op − float function| on the float model's own activations,
+    where the float result is inside the op's calibrated output range (and the share beyond it)."""
     from edgekit.ops.registry import get_op
     from edgekit.quant.float_exec import FloatExecutor
 
@@ -89,14 +90,23 @@ def op_errors(qgraph, prepared, x_float: np.ndarray) -> dict:  # type: ignore[no
         y = qgraph.tensors[node.outputs[0]]
         got = (out_int.astype(np.float64) - y.quant.scalar_zero_point) * y.quant.scalar_scale
         want = _float_fn(node.op, node, reals, qgraph)
-        err = np.abs(got - want)
+        info = np.iinfo(y.dtype)
+        lo = (info.min - y.quant.scalar_zero_point) * y.quant.scalar_scale
+        hi = (info.max - y.quant.scalar_zero_point) * y.quant.scalar_scale
+        inside = (want >= lo) & (want <= hi)  # the calibrated output range; beyond it the output clips
         st = stats[node.op]
+        st["clipped"] = st.get("clipped", 0) + int((~inside).sum())
+        err = np.abs(got - want)[inside]
+        if err.size == 0:
+            continue
         st["max_abs"] = max(st["max_abs"], float(err.max()))
         st["sum_abs"] += float(err.sum())
         st["n"] += int(err.size)
         st["max_lsb"] = max(st["max_lsb"], float(err.max() / y.quant.scalar_scale))
     return {op: {"max_abs": round(v["max_abs"], 5), "mean_abs": round(v["sum_abs"] / max(v["n"], 1), 6),
-                 "max_output_lsb": round(v["max_lsb"], 2)} for op, v in stats.items()}
+                 "max_output_lsb": round(v["max_lsb"], 2),
+                 "clipped_fraction": round(v.get("clipped", 0) / max(v["n"] + v.get("clipped", 0), 1), 6)}
+            for op, v in stats.items()}
 
 
 def _op_type(label: str) -> str:
@@ -226,10 +236,13 @@ def markdown(r: dict) -> str:
            f"{'bit-exact' if r['c_bitexact_with_reference'] else 'NOT bit-exact'}. Conversion "
            f"{r['quantize_s']} s on {r['calibration_device']}.", "",
            "Per integer op type, against the float function it replaces (op by op, on the float model's "
-           "activations):", "", "| op | max abs error | mean abs error | max error (output LSB) |",
-           "|---|---:|---:|---:|"]
+           "activations, where the float result lies in the op's calibrated output range; the last column is the "
+           "share of outputs beyond it, which saturate):", "",
+           "| op | max abs error | mean abs error | max error (output LSB) | beyond the range |",
+           "|---|---:|---:|---:|---:|"]
     for op, e in r["op_errors"].items():
-        out.append(f"| {op} | {e['max_abs']:.4f} | {e['mean_abs']:.5f} | {e['max_output_lsb']:.2f} |")
+        out.append(f"| {op} | {e['max_abs']:.4f} | {e['mean_abs']:.5f} | {e['max_output_lsb']:.2f} "
+                   f"| {100 * e['clipped_fraction']:.3f} % |")
     dev = r.get("device")
     if dev:
         out += ["", f"Emulated NUCLEO-F446RE: {dev['instructions']:,} instructions per inference, ROM "
@@ -243,8 +256,8 @@ def markdown(r: dict) -> str:
         if "instructions" in f32:
             out += ["", f"float32 build ({f32['board']}, Cortex-M4F FPU; its 845 KB of float weights do not fit the "
                     f"F446RE): {f32['instructions']:,} instructions per inference "
-                    f"({f32['instructions'] / dev['instructions']:.2f}× the integer model), ROM {f32['rom_bytes']:,} B, "
-                    f"RAM {f32['ram_bytes']:,} B."]
+                    f"({f32['instructions'] / dev['instructions']:.2f}× the integer model), "
+                    f"ROM {f32['rom_bytes']:,} B, RAM {f32['ram_bytes']:,} B."]
         elif f32:
             out += ["", f"float32 build: not measured ({f32.get('error')})."]
     return "\n".join(out) + "\n"

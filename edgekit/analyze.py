@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph
-from edgekit.lower import LoweredModel, LoweredNode, check_kernel_dtypes, lower_graph
+from edgekit.lower import LoweredModel, LoweredNode, lower_graph, lower_node
 from edgekit.ops.registry import KernelCall, bytes_moved, get_op
 from edgekit.plan.memory import MemoryPlan, plan_memory
 
@@ -34,22 +34,26 @@ class Analysis:
     layers: list[LayerRow]
     lowered: bool  # every layer lowers to a C kernel (False: arena is an estimate from shapes)
     unsupported: list[str]
+    precision: str = "int8"  # the kernels it was lowered onto (edgekit.lower.PRECISIONS)
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "name": self.name, "quantized": self.quantized, "params": self.params, "macs": self.macs,
             "weights_bytes": self.weights_bytes, "arena_bytes": self.arena_bytes,
             "arena_lower_bound": self.arena_lower_bound, "kernels_available": self.lowered,
             "unsupported": self.unsupported,
             "layers": [row.__dict__ for row in self.layers],
         }
+        if self.precision != "int8":  # int8 reports stay as they were
+            data["precision"] = self.precision
+        return data
 
 
-def _planning_model(graph: Graph) -> tuple[LoweredModel, list[str]]:
+def _planning_model(graph: Graph, precision: str = "int8") -> tuple[LoweredModel, list[str]]:
     """The model as it is generated (fusions included) when every op lowers; otherwise lower what
     lowers and give other nodes a generic call so the planner can still size the arena."""
     try:
-        return lower_graph(graph), []
+        return lower_graph(graph, precision), []
     except UnsupportedOpError:
         pass
     layers = []
@@ -57,10 +61,8 @@ def _planning_model(graph: Graph) -> tuple[LoweredModel, list[str]]:
     for node in graph.nodes:
         call = None
         try:
-            opdef = get_op(node)
-            if opdef.lower is not None:
-                check_kernel_dtypes(graph, node)
-                call = opdef.lower(graph, node)
+            if get_op(node).lower is not None:
+                call = lower_node(graph, node, precision)
         except UnsupportedOpError as err:
             unsupported.append(str(err))
         if call is None:  # a stand-in that reads the node's activations and writes its outputs
@@ -69,8 +71,10 @@ def _planning_model(graph: Graph) -> tuple[LoweredModel, list[str]]:
     return LoweredModel(graph=graph, layers=layers), unsupported
 
 
-def analyze_graph(graph: Graph) -> tuple[Analysis, MemoryPlan]:
-    model, unsupported = _planning_model(graph)
+def analyze_graph(graph: Graph, precision: str = "int8") -> tuple[Analysis, MemoryPlan]:
+    """The analysis of `graph` as generated in `precision` (``int8``, or ``float32`` for a float
+    model lowered onto the float32 kernels)."""
+    model, unsupported = _planning_model(graph, precision)
     plan = plan_memory(model)
     rows = []
     total_macs = 0
@@ -93,20 +97,21 @@ def analyze_graph(graph: Graph) -> tuple[Analysis, MemoryPlan]:
     analysis = Analysis(
         name=graph.name, quantized=graph.is_quantized, params=graph.params(), macs=total_macs,
         weights_bytes=graph.weights_bytes(), arena_bytes=plan.arena_bytes, arena_lower_bound=plan.lower_bound,
-        layers=rows, lowered=not unsupported, unsupported=unsupported,
+        layers=rows, lowered=not unsupported, unsupported=unsupported, precision=precision,
     )
     return analysis, plan
 
 
 def format_analysis(a: Analysis) -> str:
     lines = [
-        f"model {a.name} ({'int8' if a.quantized else 'float'})",
+        f"model {a.name} ({'int8' if a.quantized else 'float'}"
+        f"{', float32 kernels' if a.precision == 'float32' else ''})",
         f"  params        {a.params:>12,}",
         f"  MACs          {a.macs:>12,}",
         f"  weights       {a.weights_bytes:>12,} B",
         f"  arena         {a.arena_bytes:>12,} B  (lower bound {a.arena_lower_bound:,} B)",
     ]
-    if not a.lowered and not a.quantized:
+    if not a.lowered and not a.quantized and a.precision == "int8":
         lines.append("  note: a float model; edgekit's C kernels are int8: `edgekit quantize MODEL --calib DATA -o "
                      "OUT.tflite` makes it deployable. The arena above is for float32 activations.")
     elif not a.lowered:

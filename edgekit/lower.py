@@ -9,6 +9,7 @@ import numpy as np
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import KERNEL_DTYPES, Graph, Node
+from edgekit.ops._f32 import is_float32
 from edgekit.ops.conv_2d import Conv2DGemmParams
 from edgekit.ops.params import AddParams
 from edgekit.ops.registry import KernelCall, get_op
@@ -38,12 +39,21 @@ class LoweredModel:
         return sorted(names)
 
 
-def lower_graph(graph: Graph) -> LoweredModel:
+#: What a generated library computes in: ``int8`` (a quantized model; float32 nodes are refused
+#: except views) or ``float32`` (a float model lowered as it is, onto the float32 kernels).
+PRECISIONS = ("int8", "float32")
+
+
+def lower_graph(graph: Graph, precision: str = "int8") -> LoweredModel:
     """Lower every node; the first unsupported op raises with its name and node index.
 
     Refused first: a model with nothing to compute, more than one input or output, a model
     input/output with a scale that is not positive and finite, and (per node) an activation of a
-    type the C kernels do not take (:data:`KERNEL_DTYPES`)."""
+    type the C kernels do not take (:data:`KERNEL_DTYPES`). With ``precision="float32"`` the
+    model must be a float model (float32 input and output); with ``"int8"`` (the default) a node
+    computing in float32 is refused (:func:`lower_node`)."""
+    if precision not in PRECISIONS:
+        raise UnsupportedOpError(f"precision {precision!r}; edgekit generates {' or '.join(PRECISIONS)} libraries")
     if not graph.nodes:
         raise UnsupportedOpError("the model has no operators; edgekit generates code for a model that computes "
                                  "its output from its input: export the model with its layers")
@@ -62,15 +72,44 @@ def lower_graph(graph: Graph) -> LoweredModel:
         if bad.size:
             raise UnsupportedOpError(f"{what} tensor '{t.name}' has quantization scale "
                                      f"{float(np.float32(bad[0])):g}; re-convert the model")
-    layers = []
-    for node in graph.nodes:
-        opdef = get_op(node)
-        if opdef.lower is None:
-            raise UnsupportedOpError(f"op {node.op} at node {node.index} has no C kernel yet")
-        check_kernel_dtypes(graph, node)
-        call = opdef.lower(graph, node)
-        layers.append(LoweredNode(node=node, call=call))
+    if precision == "float32":
+        check_float_model(graph)
+    layers = [LoweredNode(node=node, call=lower_node(graph, node, precision)) for node in graph.nodes]
     return LoweredModel(graph=graph, layers=fuse_residual_adds(graph, layers))
+
+
+def check_float_model(graph: Graph) -> None:
+    """``--precision float32`` lowers float models: the input and output must be float32."""
+    for what, tid in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
+        t = graph.tensors[tid]
+        if t.dtype != "float32":
+            raise UnsupportedOpError(f"--precision float32 runs float models, but the model's {what} '{t.name}' is "
+                                     f"{t.dtype}: give the float model, or drop --precision float32 for a "
+                                     "quantized one")
+
+
+def lower_node(graph: Graph, node: Node, precision: str = "int8") -> KernelCall:
+    """One node → its kernel call (the op's ``lower`` dispatches on the tensor dtype).
+
+    In ``int8`` precision a float32 node (:func:`edgekit.ops._f32.is_float32`) is refused unless it
+    lowers to a view, as before float32 kernels existed: a float model must be quantized, or
+    generated with ``precision="float32"``."""
+    opdef = get_op(node)
+    if opdef.lower is None:
+        raise UnsupportedOpError(f"op {node.op} at node {node.index} has no C kernel yet")
+    check_kernel_dtypes(graph, node)
+    if precision == "float32" or not is_float32(graph, node):
+        return opdef.lower(graph, node)
+    try:
+        call = opdef.lower(graph, node)
+    except UnsupportedOpError:
+        call = None
+    if call is None or not call.is_view:
+        acts = graph.activation_inputs(node) or list(node.outputs)
+        name = graph.tensors[acts[0]].name
+        raise UnsupportedOpError(f"{node.op} at node {node.index}: tensor '{name}' is float32; edgekit's int8 "
+                                 "kernels take int8 here (float32 kernels run with --precision float32)")
+    return call
 
 
 def check_kernel_dtypes(graph: Graph, node: Node) -> None:

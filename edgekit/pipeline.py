@@ -104,11 +104,17 @@ def load_float_model(path: Path | str, *, pixel_scale: Any = None, pixel_offset:
 
 
 def quantize(model: Path | str, calib: Path | str | Dataset, *, num_calib: int = 1000, seed: int = 0,
-             config: PTQConfig | None = None, pixel_scale: Any = None, pixel_offset: Any = None) -> PTQResult:
-    """Post-training quantization of a float model file with `num_calib` class-balanced samples of
-    `calib`; the result's ``graph`` is the int8 graph (``tflite`` its file bytes)."""
+             config: PTQConfig | None = None, pixel_scale: Any = None, pixel_offset: Any = None,
+             method: str = "ptq") -> PTQResult:
+    """Quantization of a float model file with `num_calib` class-balanced samples of `calib`:
+    ``ptq`` (full int8, TFLite builtins) or ``ivit`` (integer-only transformer, :mod:`edgekit.quant.ivit`);
+    the result's ``graph`` is the quantized graph (``tflite`` its file bytes)."""
     require_torch("quantize")
+    from edgekit.quant.ivit import quantize_ivit
     from edgekit.quant.ptq import quantize_graph
+
+    if method not in ("ptq", "ivit"):
+        raise EdgekitError(f"unknown quantization method {method!r}; use ptq or ivit")
 
     fm = load_float_model(model, pixel_scale=pixel_scale, pixel_offset=pixel_offset)
     ds = calib if isinstance(calib, Dataset) else load_dataset(calib, limit=num_calib, seed=seed)
@@ -116,17 +122,18 @@ def quantize(model: Path | str, calib: Path | str | Dataset, *, num_calib: int =
         ds = Dataset(ds.images[:num_calib], None if ds.labels is None else ds.labels[:num_calib],
                      ds.class_names, ds.source)
     x = fm.preprocess.apply(ds.images, source=ds.source)
-    return quantize_graph(fm.graph, x, fm.preprocess, config,
-                          description={"source": Path(fm.source).name, "seed": seed})
+    run = quantize_ivit if method == "ivit" else quantize_graph
+    return run(fm.graph, x, fm.preprocess, config, description={"source": Path(fm.source).name, "seed": seed})
 
 
 # ---------------------------------------------------------------------------------------------
 # lower, plan, emit
 
 
-def lower(graph: Graph) -> LoweredModel:
-    """Every node → a C kernel call (or a view), with the fusions."""
-    return lower_graph(graph)
+def lower(graph: Graph, precision: str = "int8") -> LoweredModel:
+    """Every node → a C kernel call (or a view), with the fusions; `precision` ``float32`` lowers a
+    float model onto the float32 kernels as it is (no quantization)."""
+    return lower_graph(graph, precision)
 
 
 def plan(model: LoweredModel) -> MemoryPlan:
@@ -141,18 +148,23 @@ def emit(model: LoweredModel, memory: MemoryPlan, out_dir: Path | str, name: str
 
 
 def generate(model: ModelSource, out_dir: Path | str, name: str | None = None, *,
-             force: bool = False) -> GeneratedLibrary:
-    """lower → plan → emit: the C library of a model (file, bytes or graph) in `out_dir`."""
+             force: bool = False, precision: str = "int8") -> GeneratedLibrary:
+    """lower → plan → emit: the C library of a model (file, bytes or graph) in `out_dir`.
+
+    `precision` ``int8`` (the default) generates a quantized model; ``float32`` a float model as it
+    is, on the float32 kernels (the library then takes and returns float32)."""
     check_name(name or _default_name(model))
     OwnedFolder(out_dir, force=force, what="library folder")  # refuse a user's folder before any work
     graph = load(model)
     try:
-        lowered = lower(graph)
+        lowered = lower(graph, precision)
     except UnsupportedOpError as err:
-        if graph.is_quantized or any(graph.tensors[t].dtype != "float32" for t in graph.inputs + graph.outputs):
+        if precision != "int8" or graph.is_quantized or any(graph.tensors[t].dtype != "float32"
+                                                             for t in graph.inputs + graph.outputs):
             raise
         raise UnsupportedOpError(f"{err}. {graph.name!r} is a float model and edgekit's kernels are int8: "
-                                 "`edgekit quantize MODEL --calib DATA -o OUT.tflite` makes it deployable") from None
+                                 "`edgekit quantize MODEL --calib DATA -o OUT.tflite` makes it deployable "
+                                 "(or --precision float32 runs it unquantized on the float32 kernels)") from None
     return emit(lowered, plan(lowered), out_dir, name or _default_name(model), force=force)
 
 
@@ -169,14 +181,16 @@ def build_host(lib: GeneratedLibrary, build_dir: Path | None = None) -> HostMode
     return HostModel.from_library(lib, build_dir)
 
 
-def compile_model(model: ModelSource, name: str = "model", work_dir: Path | None = None) -> HostModel:
-    """load → lower → plan → emit → build: the model's generated C, loaded for host mode."""
+def compile_model(model: ModelSource, name: str = "model", work_dir: Path | None = None, *,
+                  precision: str = "int8") -> HostModel:
+    """load → lower → plan → emit → build: the model's generated C, loaded for host mode
+    (`precision` as in :func:`generate`)."""
     graph = load(model, name)
     tmp = None
     if work_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="edgekit-")
         work_dir = Path(tmp.name)
-    lib = generate(graph, work_dir / "lib", name)
+    lib = generate(graph, work_dir / "lib", name, precision=precision)
     host = build_host(lib, work_dir / "build")
     if tmp is not None:
         host._tmpdir = tmp  # keep the folder as long as the model is loaded
@@ -194,7 +208,7 @@ class EvalResult:
     correct: int
     per_class: dict[str, float]  # class name -> percent
     seconds: float
-    runtime: str  # "float (torch, cpu)" or "int8 (generated C, host)"
+    runtime: str  # "float (torch, cpu)", "int8 (generated C, host)" or "float32 (generated C, host)"
     predictions: np.ndarray
     preprocess: str = ""  # the preprocessing assumption (describe_preprocess)
     warnings: list[str] = field(default_factory=list)
@@ -207,9 +221,10 @@ class EvalResult:
 
 def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None = None, seed: int = 0,
              device: str | None = None, pixel_scale: Any = None, pixel_offset: Any = None,
-             work_dir: Path | None = None) -> EvalResult:
+             work_dir: Path | None = None, precision: str = "int8") -> EvalResult:
     """Top-1 of a float model (float executor) or an int8 model (its generated C, host mode) on
-    labelled data."""
+    labelled data; with `precision` ``float32`` a float model runs its float32 generated C (host
+    mode) instead of the float executor."""
     p = Path(model)
     ds = data if isinstance(data, Dataset) else load_dataset(data, limit=limit, seed=seed)
     if ds.labels is None:
@@ -220,7 +235,11 @@ def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None
     check_labels(ds.labels, n_out, ds.source)
     pre = _pixel_override(preprocess_for(graph), pixel_scale, pixel_offset)
     x = pre.apply(ds.images, source=ds.source)
-    if graph.is_quantized:
+    if precision == "float32":
+        host = compile_model(graph, name="evalmodel", work_dir=work_dir, precision="float32")
+        logits = host.run(x)
+        runtime = "float32 (generated C, host)"
+    elif graph.is_quantized:
         host = compile_model(graph, name="evalmodel", work_dir=work_dir)
         logits = host.run(x)
         runtime = "int8 (generated C, host)"
@@ -345,13 +364,18 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
            name: str | None = None, float_outputs: np.ndarray | None = None,
            progress: bool = True, calib: Path | None = None, num_calib: int = 1000,
            float_model: Path | None = None, pixel_scale: Any = None,
-           pixel_offset: Any = None, force: bool = False) -> DeployOutcome:
+           pixel_offset: Any = None, force: bool = False, precision: str = "int8") -> DeployOutcome:
     """Deploy `model` (int8) to `board` and validate it: generate → firmware → device (or QEMU) →
     stream samples → compare with host mode (and the float model). With `calib`, `model` is a
     float model quantized on the way. The float model (`model` with `calib`, else `float_model`)
     fills the report's float accuracy on the same samples. `work_dir` is a folder edgekit owns
     (new, empty or edgekit's; `force` admits another one, whose files edgekit never touches);
-    without it a temporary folder lives as long as the outcome."""
+    without it a temporary folder lives as long as the outcome.
+
+    With `precision` ``float32``, `model` is a float model deployed unquantized on the float32
+    kernels (:func:`_deploy_float32`): the device is compared with host mode within
+    :data:`FLOAT32_TOLERANCE` (host gcc and arm gcc/newlib may differ in the last bits), and with
+    the float executor when torch is installed."""
     from edgekit.device.session import check_port, run_library
 
     tmp = None
@@ -364,6 +388,11 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
         check_port(board, port)  # before anything is built
     source = Path(model)
     quantized_info: dict[str, Any] = {}
+    if precision == "float32":
+        return _deploy_float32(source, board, work_folder, emulate=emulate, port=port, data=data, limit=limit,
+                               per_layer=per_layer, name=name, float_outputs=float_outputs, progress=progress,
+                               calib=calib, float_model=float_model, pixel_scale=pixel_scale,
+                               pixel_offset=pixel_offset, tmp=tmp)
     if calib is not None:
         if float_model is not None:
             raise DataError("give either --calib (MODEL is the float model) or --float-model, not both")
@@ -412,6 +441,72 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
     except EdgekitError:  # MACs are informative only
         pass
     return DeployOutcome(result=result, library=lib, run=run, samples=samples, extra=extra, _tmpdir=tmp)
+
+
+#: float32 deployments: the device may differ from host mode by at most this much, relative to the
+#: largest host output magnitude (at least 1): the same C, but x86 gcc + glibc on the host and
+#: arm-none-eabi-gcc + newlib on the device (expf/erff/tanhf may round differently)
+FLOAT32_TOLERANCE = 1e-3
+
+
+def _deploy_float32(source: Path, board: Board, work_folder: OwnedFolder, *, emulate: bool, port: str | None,
+                    data: Path | None, limit: int | None, per_layer: bool, name: str | None,
+                    float_outputs: np.ndarray | None, progress: bool, calib: Path | None,
+                    float_model: Path | None, pixel_scale: Any, pixel_offset: Any,
+                    tmp: tempfile.TemporaryDirectory | None) -> DeployOutcome:
+    """:func:`deploy` of a float model with ``precision="float32"`` (no quantization)."""
+    from edgekit.device.session import run_library
+
+    if calib is not None:
+        raise DataError("--calib quantizes MODEL, --precision float32 deploys it unquantized: give one of them")
+    if float_model is not None:
+        raise DataError("--float-model names the float model of an int8 MODEL; with --precision float32 MODEL is "
+                        "the float model itself: drop --float-model")
+    fm = load_float_model(source, pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+    graph = fm.graph
+    lib = generate(graph, work_folder.claim("lib", "deploy"), name or default_name(source), precision="float32")
+    samples = model_samples(lib.info, fm.preprocess, data, limit)
+    if float_outputs is None:
+        float_outputs = _float_executor_outputs(graph, samples.inputs)
+    run = run_library(lib, board, samples.inputs, emulate, port, work_folder.claim("firmware", "deploy"),
+                      per_layer=per_layer, progress=progress)
+    host = build_host(lib, work_folder.claim("host", "deploy")).run(samples.inputs)
+    flash_lim, sram_lim = board.limits(emulate)
+    result = ValidationResult.compute(
+        run.outputs.reshape(host.shape), host_outputs=host, float_outputs=float_outputs, labels=samples.labels,
+        class_names=samples.class_names, ticks=run.ticks, tick_unit=run.info.tick_unit,
+        clock_hz=run.info.clock_hz or None, layer_ticks=run.layer_ticks, layer_names=list(run.layer_names),
+        rom_bytes=run.rom_bytes, ram_bytes=run.ram_bytes, arena_bytes=lib.info.arena_bytes,
+        board_flash_bytes=flash_lim, board_sram_bytes=sram_lim, board=board.name, emulated=emulate,
+        preprocess=describe_preprocess(graph, fm.preprocess) if data is not None else None,
+        float_tolerance=FLOAT32_TOLERANCE,
+    )
+    extra: dict[str, Any] = {
+        "model": str(source), "model_hash": f"0x{lib.info.model_hash:08x}", "precision": "float32",
+        "data": samples.source, "weights_bytes": lib.info.weights_bytes, "macs": None,
+        "build_seconds": run.build_seconds, "link_recoveries": run.recoveries, "work_dir": str(work_folder.path),
+    }
+    try:
+        from edgekit.analyze import analyze_graph
+
+        extra["macs"] = analyze_graph(graph, "float32")[0].macs
+    except EdgekitError:  # MACs are informative only
+        pass
+    return DeployOutcome(result=result, library=lib, run=run, samples=samples, extra=extra, _tmpdir=tmp)
+
+
+def _float_executor_outputs(graph: Graph, inputs: np.ndarray) -> np.ndarray | None:
+    """The float executor's (torch) outputs on model-ready float inputs; None without torch."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None
+    from edgekit.quant.float_exec import FloatExecutor
+
+    t = graph.tensors[graph.inputs[0]]
+    x = np.asarray(inputs, dtype=np.float32).reshape((len(inputs), *t.shape[1:]))
+    (y,) = FloatExecutor(graph, "cpu").run(x)
+    return np.asarray(y, dtype=np.float32).reshape(len(inputs), -1)
 
 
 def _check_float_model_matches(float_graph: Graph, graph: Graph, float_path: Path, path: Path) -> None:

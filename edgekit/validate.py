@@ -43,6 +43,9 @@ class ValidationResult:
     device_host_bitexact: int | None = None
     device_host_max_abs_lsb: float | None = None
     device_host_top1_agreement: float | None = None
+    #: float32 outputs (``--precision float32``): the largest |device − host| accepted instead of
+    #: bit-exactness (None: integer outputs, which must be bit-exact)
+    device_host_tolerance: float | None = None
     device_float: dict[str, float] | None = None
     host_float: dict[str, float] | None = None
     error_histogram: dict[str, list[float]] | None = None
@@ -82,6 +85,7 @@ class ValidationResult:
         emulated: bool = False,
         warnings: Sequence[str] | None = None,
         preprocess: str | None = None,
+        float_tolerance: float | None = None,
     ) -> ValidationResult:
         """Compute all metrics of a run.
 
@@ -91,6 +95,9 @@ class ValidationResult:
         they are compared with floats. `ticks` holds N per-inference counts, `layer_ticks`
         N×L per-layer counts named by `layer_names`. `warnings` (e.g. from the data checks) and
         `preprocess` (a one-line description of the input preprocessing) are reported as given;
+        `float_tolerance` (float32 models) replaces the bit-exact check by |device − host| <=
+        float_tolerance · max(1, max |host|) (the host and the device compilers and libm may
+        round differently);
         with labels, the result warns itself about labels beyond the outputs, a class-name count
         that differs from them, and a top-1 at chance level.
         """
@@ -122,6 +129,11 @@ class ValidationResult:
             diff = np.abs(device.astype(np.float64) - host.astype(np.float64))
             result.device_host_max_abs_lsb = _number(diff.max()) if diff.size else 0.0
             result.device_host_top1_agreement = _percent(np.mean(_top1(device) == _top1(host)))
+            if float_tolerance is not None:
+                if not np.all(np.isfinite(diff) | (device == host)):  # NaN/inf on one side only
+                    result.device_host_max_abs_lsb = float("inf")
+                peak = float(np.max(np.abs(host[np.isfinite(host)]), initial=0.0))
+                result.device_host_tolerance = float(float_tolerance) * max(1.0, peak)
         if ref is not None:
             result.device_float = _compare(device_real, ref)
             result.error_histogram = _histogram(device_real - ref, output_scale)
@@ -227,6 +239,14 @@ class ValidationResult:
         return self.device_host_bitexact == self.samples
 
     @property
+    def within_tolerance(self) -> bool | None:
+        """float32 outputs: whether every device output is within the tolerance of the host's
+        (None for integer outputs or without host outputs)."""
+        if self.device_host_tolerance is None or self.device_host_max_abs_lsb is None:
+            return None
+        return self.device_host_max_abs_lsb <= self.device_host_tolerance
+
+    @property
     def fits(self) -> bool | None:
         """Whether ROM and RAM fit the board (None when the sizes are unknown)."""
         checks = [
@@ -242,7 +262,9 @@ class ValidationResult:
     @property
     def checks(self) -> dict[str, bool]:
         """The checks that ran, by name, and whether each passed."""
-        named = (("device vs host bit-exact", self.bitexact_all), ("memory fits the board", self.fits))
+        agree = (("device vs host within float32 tolerance", self.within_tolerance)
+                 if self.device_host_tolerance is not None else ("device vs host bit-exact", self.bitexact_all))
+        named = (agree, ("memory fits the board", self.fits))
         return {name: passed for name, passed in named if passed is not None}
 
     @property
@@ -272,6 +294,8 @@ class ValidationResult:
         if self.layer_ticks is not None:
             data["layer_ticks"] = [{"name": name, "mean": mean} for name, mean in self.layer_ticks]
         data["bitexact_all"] = self.bitexact_all
+        if self.device_host_tolerance is not None:
+            data["within_tolerance"] = self.within_tolerance
         data["fits"] = self.fits
         data["verdict"] = self.verdict
         return data

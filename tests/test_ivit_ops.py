@@ -69,7 +69,7 @@ def test_isqrt_is_exact() -> None:
 
 
 @pytest.mark.parametrize("depth,scale,zp", [(65, 0.08, 3), (7, 0.5, -20), (1000, 0.02, 0), (1, 0.1, 0),
-                                            (197, 1.2, 100)])
+                                            (197, 1.2, 100), (65, 40.0, 0), (16384, 0.05, 0)])
 def test_shiftmax_c_matches_reference_and_softmax(depth: int, scale: float, zp: int) -> None:
     rng = np.random.default_rng(depth)
     rows = 6
@@ -190,3 +190,21 @@ def test_residual_add_of_two_activations_matches_reference(order: str) -> None:
     g = Graph(tensors=[x, b, y, *consts], nodes=[ln, add], inputs=[0], outputs=[2], name="res")
     batch = rng.integers(-32768, 32768, size=(3, *shape[1:])).astype(np.int16)
     _c_vs_reference(g, batch)
+
+
+def test_layernorm_of_an_int8_input_matches_reference_and_float() -> None:
+    """A conv output entering a transformer (MobileViT): int8 with a zero point, which cancels."""
+    rng = np.random.default_rng(11)
+    channels, s_in, zp = 48, 0.05, -13
+    gamma = rng.normal(1.0, 0.3, channels).astype(np.float32)
+    beta = rng.normal(0.0, 0.2, channels).astype(np.float32)
+    x = _t(0, (1, 4, channels), "int8", s_in, zp)
+    y = _t(1, (1, 4, channels), "int8", 5.0 / 127, 0)
+    g = _graph("EK_LAYERNORM", x, y, [_t(2, (channels,), "float32", data=gamma), _t(3, (channels,), "float32",
+                                                                                   data=beta)])
+    batch = _int8(rng, (3, 4, channels))
+    batch[0, 0] = 5  # zero variance
+    ref = _c_vs_reference(g, batch)
+    real = (batch.astype(np.float64) - zp) * s_in
+    want = (real - real.mean(-1, keepdims=True)) / np.sqrt(real.var(-1, keepdims=True) + 1e-5) * gamma + beta
+    assert np.abs(ref - np.clip(np.round(want / (5.0 / 127)), -128, 127)).max() <= 1

@@ -11,7 +11,7 @@ import numpy as np
 
 from edgekit import pipeline
 from edgekit.analyze import analyze_graph, format_analysis
-from edgekit.cli.options import board_option, model_argument
+from edgekit.cli.options import board_option, model_argument, precision_option
 from edgekit.emit import default_name
 from edgekit.errors import DataError
 from edgekit.outputs import check_output_file, write_file
@@ -21,10 +21,15 @@ from edgekit.outputs import check_output_file, write_file
 @model_argument()
 @board_option(required=False, help_text="board to check the fit against (see `edgekit boards`).")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of the table.")
-def analyze(model: Path, board_name: str | None, as_json: bool) -> None:
+@precision_option()
+def analyze(model: Path, board_name: str | None, as_json: bool, precision: str = "int8") -> None:
     """Params, MACs, weight and arena bytes and a per-layer table of MODEL."""
     graph = pipeline.load(model)
-    result, _plan = analyze_graph(graph)
+    if precision == "float32":
+        from edgekit.lower import check_float_model
+
+        check_float_model(graph)
+    result, _plan = analyze_graph(graph, precision)
     payload = result.to_json()
     fit_text = ""
     if board_name:
@@ -51,12 +56,13 @@ def analyze(model: Path, board_name: str | None, as_json: bool) -> None:
 @click.option("--name", default=None, help="C symbol prefix (default: the model file name).")
 @click.option("--force", is_flag=True,
               help="write into a non-empty folder edgekit did not create (its files are never replaced).")
-def generate(model: Path, out_dir: Path, name: str | None, force: bool) -> None:
+@precision_option()
+def generate(model: Path, out_dir: Path, name: str | None, force: bool, precision: str = "int8") -> None:
     """Generate a self-contained C99 inference library for MODEL.
 
     OUT is a new or empty folder, or one edgekit generated into before (several models can share
     it); edgekit never replaces or deletes a file it did not write."""
-    lib = pipeline.generate(model, out_dir, name or default_name(model), force=force)
+    lib = pipeline.generate(model, out_dir, name or default_name(model), force=force, precision=precision)
     click.echo(f"wrote {lib.dir} (ek_{lib.name}_run): arena {lib.info.arena_bytes:,} B, "
                f"weights {lib.info.weights_bytes:,} B, {len(lib.info.layer_names)} layers")
 
@@ -67,11 +73,12 @@ def generate(model: Path, out_dir: Path, name: str | None, force: bool) -> None:
               help=".npy batch (first axis = batch) in the model's input dtype.")
 @click.option("--output", "output_path", required=True, type=click.Path(path_type=Path),
               help=".npy file to write the outputs to.")
-def run(model: Path, input_path: Path, output_path: Path) -> None:
+@precision_option()
+def run(model: Path, input_path: Path, output_path: Path, precision: str = "int8") -> None:
     """Run MODEL on the host (the generated C) on a batch of inputs."""
     check_output_file(output_path, [model, input_path], "--output")
     batch = _load_npy(input_path)
-    host = pipeline.compile_model(model, name=default_name(model))
+    host = pipeline.compile_model(model, name=default_name(model), precision=precision)
     out = host.run(batch)
     buf = io.BytesIO()
     np.save(buf, out)

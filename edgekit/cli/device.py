@@ -19,6 +19,7 @@ from edgekit.cli.options import (
     model_argument,
     pixel_options,
     pixels,
+    precision_option,
     report_outputs,
 )
 from edgekit.errors import EdgekitError
@@ -104,14 +105,18 @@ def _report(outcome: pipeline.DeployOutcome, json_out: Path | None, html_out: Pa
 @pixel_options("float model preprocessing")
 @click.option("--force", is_flag=True, help="use a non-empty --work-dir edgekit did not create (its files are "
               "never replaced).")
+@precision_option()
 def deploy(model: Path, board_name: str, emulate: bool, port: str | None, data: Path | None, limit: int | None,
            json_out: Path | None, html_out: Path | None, per_layer: bool, work_dir: Path | None,
            calib: Path | None = None, num_calib: int = 1000, float_model: Path | None = None,
-           pixel_scale: str | None = None, pixel_offset: str | None = None, force: bool = False) -> None:
+           pixel_scale: str | None = None, pixel_offset: str | None = None, force: bool = False,
+           precision: str = "int8") -> None:
     """Build MODEL into firmware, run it on the board (or QEMU) and validate it.
 
-    MODEL is an int8 model, or a float model with --calib (quantized on the way). Exit status: 0
-    when every check passed (the report may list warnings), 1 when one failed."""
+    MODEL is an int8 model, or a float model with --calib (quantized on the way), or a float model
+    with --precision float32 (deployed unquantized; the device is checked against host mode within
+    a float32 tolerance instead of bit for bit). Exit status: 0 when every check passed (the
+    report may list warnings), 1 when one failed."""
     if emulate and port:
         raise click.UsageError("give either --emulate or --port, not both")
     _check_reports([model, data, calib, float_model], json=json_out, html=html_out)
@@ -121,7 +126,8 @@ def deploy(model: Path, board_name: str, emulate: bool, port: str | None, data: 
     with pipeline.temporary_work_dir(work_dir, "edgekit-deploy-") as work:
         outcome = pipeline.deploy(model, board, emulate=emulate, port=port, data=data, limit=limit,
                                   per_layer=per_layer, work_dir=work, calib=calib, num_calib=num_calib,
-                                  float_model=float_model, force=force, **pixels(pixel_scale, pixel_offset))
+                                  float_model=float_model, force=force, precision=precision,
+                                  **pixels(pixel_scale, pixel_offset))
         if work_dir is None:
             outcome.extra.pop("work_dir", None)
         _report(outcome, json_out, html_out)

@@ -90,6 +90,13 @@ def report_outputs() -> Callable[[F], F]:
     )
 
 
+def precision_option() -> Callable[[F], F]:
+    """``--precision int8|float32``: what the generated library computes in (edgekit.lower.PRECISIONS)."""
+    return click.option("--precision", type=click.Choice(["int8", "float32"]), default="int8", show_default=True,
+                        help="int8: a quantized MODEL; float32: a float MODEL run unquantized on the float32 "
+                             "kernels (the library takes and returns float32).")
+
+
 def board_option(required: bool = True, help_text: str = "board name or alias (`edgekit boards`).") -> Callable[[F], F]:
     return click.option("--board", "board_name", required=required, help=help_text)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _f32, _int
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.params import Multiplier
+from edgekit.ops.params import AddParams, Multiplier
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
 LEFT_SHIFT = 20  # int8 ADD/SUB
@@ -33,7 +34,24 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):  # float32: ek_add_f32, broadcasting, constants from flash
+        return _f32.binary_call(graph, node, "ek_add_f32")
     return u.lower_add_like(graph, node, "ek_add_s8", add_multipliers)
+
+
+def run_int(graph: Graph, node: Node, args: list) -> list:
+    """TFLM's reference int8 Add (broadcasting) on the parameters ``lower`` computes: each input
+    plus its offset, shifted left by 20, rescaled (MultiplyByQuantizedMultiplierSmallerThanOneExp),
+    summed in int32, rescaled to the output, + zp_out, clamped to the activation range."""
+    p = lower(graph, node).params
+    if not isinstance(p, AddParams):
+        raise u.unsupported(node, "no integer reference for this ADD (int8 only)")
+    ar = p.arith
+    a, b = _int.aligned(_int.operand(graph, node, args, 0), _int.operand(graph, node, args, 1))
+    v1 = _int.requant((a + ar.input1_offset) << ar.left_shift, ar.input1.multiplier, ar.input1.shift)
+    v2 = _int.requant((b + ar.input2_offset) << ar.left_shift, ar.input2.multiplier, ar.input2.shift)
+    y = _int.requant(_int.wrap32(v1 + v2), ar.output.multiplier, ar.output.shift) + ar.output_offset
+    return [_int.unsamples(_int.clamp_int8(y, ar.act_min, ar.act_max), u.out_shape(graph, node))]
 
 
 register(OpDef(
@@ -43,6 +61,7 @@ register(OpDef(
     run_float=run_float,
     quant=QuantRule(int8=True, activation_operands=True, fuses_activation=True),
     lower=lower,
+    run_int=run_int,
     tflite_version=versions({"int8": 2, "int16": 3}),
     doc=__doc__ or "",
 ))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ops import _fast
+from edgekit.ops import _f32, _fast, _int
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.params import AddArith, ConvGeometry, KernelParams, Requant, c_struct
@@ -41,6 +41,16 @@ class Conv2DGemmParams(KernelParams):
     bias: np.ndarray
     fuse_add: int
     add: AddArith
+
+
+@c_struct("ek_conv2d_f32_params_t")
+class Conv2DF32Params(KernelParams):
+    geom: ConvGeometry
+    filter_in_c: int
+    act_min: float
+    act_max: float
+    weights: np.ndarray
+    bias: np.ndarray
 
 
 def _geometry(graph: Graph, node: Node) -> tuple[ConvGeometry, int]:
@@ -89,7 +99,21 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
     return [fl.fused(node, y.permute(0, 2, 3, 1))]
 
 
+def _lower_float32(graph: Graph, node: Node) -> KernelCall:
+    """float32: ``ek_conv2d_f32`` (direct convolution, OHWI float weights, grouped or not)."""
+    g, f_in_c = _geometry(graph, node)
+    x, y = _f32.unary_tensors(graph, node)
+    lo, hi = _f32.act_range(node)
+    params = Conv2DF32Params(geom=g, filter_in_c=f_in_c, act_min=lo, act_max=hi,
+                             weights=_f32.const_data(node, u.in_tensor(graph, node, 1), "filter"),
+                             bias=_f32.bias_data(graph, node, 2, g.out_c))
+    return KernelCall(func="ek_conv2d_f32", params=params, inputs=[x.id], outputs=[y.id],
+                      runtime_sources=(_f32.RUNTIME,))
+
+
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):
+        return _lower_float32(graph, node)
     g, f_in_c = _geometry(graph, node)
     fields, x, y = u.conv_like_params(graph, node, g, channel_axis=0)
     if _fast.kernels() == "fast" and f_in_c == g.in_c:
@@ -124,6 +148,26 @@ def gemm_call(g: ConvGeometry, rq: Requant, w2: np.ndarray, bias: np.ndarray, in
     )
 
 
+def run_int(graph: Graph, node: Node, args: list) -> list:
+    """TFLM's reference int8 convolution (``ConvPerChannel``) on the parameters ``lower`` gives the
+    portable kernel: int32 sums of ``w·(x + input_offset)`` over the in-bounds taps (grouped when
+    the filter is shallower than the input), + bias, per-channel MultiplyByQuantizedMultiplier,
+    + zp_out, clamped to the activation range."""
+    with _fast.kernel_set("portable"):
+        p = lower(graph, node).params
+    if not isinstance(p, Conv2DParams):
+        raise u.unsupported(node, "no integer reference for this convolution (int8 only)")
+    g = p.geom
+    x = _int.operand(graph, node, args, 0).reshape(-1, g.in_h, g.in_w, g.in_c) + p.input_offset
+    groups = g.in_c // p.filter_in_c
+    w = p.weights.astype(np.int64).reshape(groups, g.out_c // groups, g.k_h, g.k_w, p.filter_in_c)
+    acc = np.zeros((x.shape[0], g.out_h, g.out_w, g.out_c), dtype=np.int64)
+    for ky, kx, sl in _int.window_taps(x, g):
+        sl = sl.reshape(*sl.shape[:3], groups, p.filter_in_c)
+        acc += np.einsum("nhwgc,goc->nhwgo", sl, w[:, :, ky, kx, :]).reshape(acc.shape)
+    return [_int.requant_output(acc, p.bias, p.rq)]
+
+
 register(OpDef(
     name="CONV_2D",
     infer_shapes=infer_shapes,
@@ -131,6 +175,7 @@ register(OpDef(
     run_float=run_float,
     quant=QuantRule(int8=True, weight_axis=0, fuses_activation=True),
     lower=lower,
+    run_int=run_int,
     tflite_version=versions({"int8": 3}),
     doc=__doc__ or "",
 ))

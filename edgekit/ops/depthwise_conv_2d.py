@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.ir.graph import Graph, Node
-from edgekit.ops import _fast
+from edgekit.ops import _f32, _fast, _int
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.params import ConvGeometry, KernelParams, Requant, c_struct
@@ -35,6 +35,16 @@ class DepthwiseConv2DFastParams(KernelParams):
     rq_mode: int  # a RequantMode
     rq: Requant
     triples: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+
+
+@c_struct("ek_dwconv2d_f32_params_t")
+class DepthwiseConv2DF32Params(KernelParams):
+    geom: ConvGeometry
+    depth_multiplier: int
+    act_min: float
+    act_max: float
     weights: np.ndarray
     bias: np.ndarray
 
@@ -78,7 +88,21 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
     return [fl.fused(node, y.permute(0, 2, 3, 1))]
 
 
+def _lower_float32(graph: Graph, node: Node) -> KernelCall:
+    """float32: ``ek_dwconv2d_f32`` (float weights [1, k_h, k_w, C·M])."""
+    g, mult = _geometry(graph, node)
+    x, y = _f32.unary_tensors(graph, node)
+    lo, hi = _f32.act_range(node)
+    params = DepthwiseConv2DF32Params(geom=g, depth_multiplier=mult, act_min=lo, act_max=hi,
+                                      weights=_f32.const_data(node, u.in_tensor(graph, node, 1), "filter"),
+                                      bias=_f32.bias_data(graph, node, 2, g.out_c))
+    return KernelCall(func="ek_dwconv2d_f32", params=params, inputs=[x.id], outputs=[y.id],
+                      runtime_sources=(_f32.RUNTIME,))
+
+
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):
+        return _lower_float32(graph, node)
     g, mult = _geometry(graph, node)
     fields, x, y = u.conv_like_params(graph, node, g, channel_axis=3)
     if _fast.kernels() == "fast" and mult == 1 and g.in_c % 4 == 0:
@@ -113,6 +137,25 @@ def _fast_call(g: ConvGeometry, fields: dict, x_id: int, y_id: int) -> KernelCal
     )
 
 
+def run_int(graph: Graph, node: Node, args: list) -> list:
+    """TFLM's reference int8 depthwise convolution (``DepthwiseConvPerChannel``) on the
+    parameters ``lower`` gives the portable kernel: output channel ``c·M + m`` sums
+    ``w·(x[c] + input_offset)`` over the in-bounds taps, + bias, per-channel requantization,
+    + zp_out, clamped."""
+    with _fast.kernel_set("portable"):
+        p = lower(graph, node).params
+    if not isinstance(p, DepthwiseConv2DParams):
+        raise u.unsupported(node, "no integer reference for this convolution (int8 only)")
+    g = p.geom
+    x = _int.operand(graph, node, args, 0).reshape(-1, g.in_h, g.in_w, g.in_c) + p.input_offset
+    x = np.repeat(x, p.depth_multiplier, axis=3)  # output channel c·M + m reads input channel c
+    w = p.weights.astype(np.int64).reshape(g.k_h, g.k_w, g.out_c)
+    acc = np.zeros((x.shape[0], g.out_h, g.out_w, g.out_c), dtype=np.int64)
+    for ky, kx, sl in _int.window_taps(x, g):
+        acc += sl * w[ky, kx]
+    return [_int.requant_output(acc, p.bias, p.rq)]
+
+
 register(OpDef(
     name="DEPTHWISE_CONV_2D",
     infer_shapes=infer_shapes,
@@ -120,6 +163,7 @@ register(OpDef(
     run_float=run_float,
     quant=QuantRule(int8=True, weight_axis=3, fuses_activation=True),
     lower=lower,
+    run_int=run_int,
     tflite_version=versions({"int8": 3}),
     doc=__doc__ or "",
 ))

@@ -1,6 +1,7 @@
 """EK_LAYERNORM (edgekit custom op): integer-only LayerNorm over the last axis (I-ViT's I-LayerNorm).
 
-int16 in (the residual stream, zero point 0) → int8 out (own quantization); inputs 1 and 2 are
+int16 in (the residual stream, zero point 0; or int8, e.g. a conv's output entering a
+transformer, whose zero point cancels) → int8 out (own quantization); inputs 1 and 2 are
 the float gamma and beta (constants; the integer parameters are computed from them here, like
 TFLM's Prepare() computes multipliers from float scales). Per row of C values (C <= 1024):
 ``y = C·x − Σx`` (C times ``x − mean``, exact: I-ViT's rounded mean is off by up to a quarter of
@@ -38,6 +39,7 @@ INT32_MAX = 2**31 - 1
 class LayerNormParams(KernelParams):
     rows: int
     channels: int
+    input_int16: int
     eps: int
     output_zero_point: int
     mult: np.ndarray
@@ -48,11 +50,11 @@ class LayerNormParams(KernelParams):
 def _params(graph: Graph, node: Node) -> LayerNormParams:
     x = u.require_activation(graph, node, 0)
     y = u.out_tensor(graph, node)
-    u.require_dtype(node, x, ("int16",), "input")
+    u.require_dtype(node, x, ("int16", "int8"), "input")
     u.require_dtype(node, y, ("int8",), "output")
     s_in, zp_in = u.per_tensor_q(node, x, "input")
     s_out, zp_out = u.per_tensor_q(node, y, "output")
-    if zp_in != 0:
+    if zp_in != 0 and x.dtype == "int16":
         raise u.unsupported(node, f"int16 input zero point {zp_in} (the residual stream is symmetric)")
     channels = int(x.shape[-1]) if x.shape else 1
     if not 0 < channels <= MAX_CHANNELS:
@@ -72,7 +74,8 @@ def _params(graph: Graph, node: Node) -> LayerNormParams:
         m, s = nm.quantize_multiplier(abs(g[c]) * base)
         mult[c], shift[c] = (-m if g[c] < 0 else m), s
     bias = np.clip(np.round(b / float(s_out)), -(2**30), 2**30).astype(np.int32)
-    return LayerNormParams(rows=u.numel(tuple(x.shape)) // channels, channels=channels, eps=eps_int,
+    return LayerNormParams(rows=u.numel(tuple(x.shape)) // channels, channels=channels,
+                           input_int16=int(x.dtype == "int16"), eps=eps_int,
                            output_zero_point=zp_out, mult=mult, shift=shift, bias=bias)
 
 
@@ -123,7 +126,7 @@ def macs(graph: Graph, node: Node) -> int:
 def lower(graph: Graph, node: Node) -> KernelCall:
     x = u.require_activation(graph, node, 0)
     y = u.out_tensor(graph, node)
-    return KernelCall(func="ek_layernorm_s16_s8", params=_params(graph, node), inputs=[x.id], outputs=[y.id],
+    return KernelCall(func="ek_layernorm_s8", params=_params(graph, node), inputs=[x.id], outputs=[y.id],
                       runtime_sources=("ek_ivit.c",))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
-from edgekit.ops import _fast
+from edgekit.ops import _f32, _fast, _int
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.conv_2d import gemm_call
@@ -29,6 +29,17 @@ class FullyConnectedParams(KernelParams):
     per_channel: int
     input_offset: int
     rq: Requant
+    weights: np.ndarray
+    bias: np.ndarray
+
+
+@c_struct("ek_fully_connected_f32_params_t")
+class FullyConnectedF32Params(KernelParams):
+    batches: int
+    accum_depth: int
+    out_c: int
+    act_min: float
+    act_max: float
     weights: np.ndarray
     bias: np.ndarray
 
@@ -82,7 +93,23 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
     return [fl.fused(node, y)]
 
 
+def _lower_float32(graph: Graph, node: Node) -> KernelCall:
+    """float32: ``ek_fully_connected_f32`` over rows of the weights' depth (any keep_num_dims)."""
+    x, y = _f32.unary_tensors(graph, node)
+    batches, depth, out_c = _dims(graph, node)
+    if y.numel != batches * out_c:
+        raise u.unsupported(node, f"output shape {tuple(y.shape)} does not hold {batches}x{out_c} values")
+    lo, hi = _f32.act_range(node)
+    params = FullyConnectedF32Params(batches=batches, accum_depth=depth, out_c=out_c, act_min=lo, act_max=hi,
+                                     weights=_f32.const_data(node, u.in_tensor(graph, node, 1), "filter"),
+                                     bias=_f32.bias_data(graph, node, 2, out_c))
+    return KernelCall(func="ek_fully_connected_f32", params=params, inputs=[x.id], outputs=[y.id],
+                      runtime_sources=(_f32.RUNTIME,))
+
+
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):
+        return _lower_float32(graph, node)
     x = u.require_activation(graph, node, 0)
     w = u.in_tensor(graph, node, 1)
     y = u.out_tensor(graph, node)
@@ -143,6 +170,22 @@ def tflite_version(node: Node, dtype: str | None) -> int:
     return 5 if node.attrs.get("keep_num_dims") else 4
 
 
+def run_int(graph: Graph, node: Node, args: list) -> list:
+    """TFLM's reference int8 FullyConnected (per tensor or per channel) on the parameters
+    ``lower`` gives the portable kernel: int32 sums of ``w·(x + input_offset)`` over each row,
+    + bias, MultiplyByQuantizedMultiplier, + zp_out, clamped to the activation range."""
+    with _fast.kernel_set("portable"):
+        p = lower(graph, node).params
+    if not isinstance(p, FullyConnectedParams):
+        raise u.unsupported(node, "no integer reference for this FULLY_CONNECTED (int8 only)")
+    x = _int.operand(graph, node, args, 0)
+    n = x.shape[0]
+    rows = x.reshape(-1, p.accum_depth) + p.input_offset
+    acc = rows @ p.weights.astype(np.int64).reshape(p.out_c, p.accum_depth).T
+    out = u.out_shape(graph, node)
+    return [_int.unsamples(_int.requant_output(acc, p.bias, p.rq).reshape((n, *out)), out)]
+
+
 register(OpDef(
     name="FULLY_CONNECTED",
     infer_shapes=infer_shapes,
@@ -150,6 +193,7 @@ register(OpDef(
     run_float=run_float,
     quant=QuantRule(int8=True, weight_axis=0, per_tensor_weights=True, fuses_activation=True),
     lower=lower,
+    run_int=run_int,
     tflite_version=tflite_version,
     doc=__doc__ or "",
 ))

@@ -1,12 +1,29 @@
-"""LAYER_NORM (edgekit op, float IR only for now; TFLite has no builtin): normalize over the last
-axis, then scale by `gamma` (input 1) and shift by `beta` (input 2); attr `epsilon`."""
+"""LAYER_NORM (edgekit op; TFLite has no builtin): normalize over the last axis, then scale by
+`gamma` (input 1) and shift by `beta` (input 2); attr `epsilon`.
+
+float32: ``ek_layer_norm_f32`` (two-pass mean and biased variance, ``1/sqrtf(var + eps)``; absent
+gamma/beta lowered to ones/zeros). No int8 kernel (the integer-only transformer uses edgekit's
+own I-LayerNorm)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _f32
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.registry import OpDef, register
+from edgekit.ops.params import KernelParams, c_struct
+from edgekit.ops.registry import KernelCall, OpDef, register
+
+
+@c_struct("ek_layer_norm_f32_params_t")
+class LayerNormF32Params(KernelParams):
+    outer: int
+    depth: int
+    epsilon: float
+    gamma: np.ndarray
+    beta: np.ndarray
 
 
 def macs(graph: Graph, node: Node) -> int:
@@ -23,4 +40,28 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
     return [F.layer_norm(x, (x.shape[-1],), gamma, beta, eps)]
 
 
-register(OpDef(name="LAYER_NORM", infer_shapes=u.same_shape, macs=macs, run_float=run_float, doc=__doc__ or ""))
+def lower(graph: Graph, node: Node) -> KernelCall:
+    if not _f32.is_float32(graph, node):
+        raise u.unsupported(node, "no int8 kernel (float32 only: --precision float32)")
+    x, y = _f32.unary_tensors(graph, node)
+    shape = tuple(x.shape) or (1,)
+    depth = int(shape[-1])
+
+    def affine(idx: int, default: float, what: str) -> np.ndarray:
+        t = u.opt_in_tensor(graph, node, idx)
+        if t is None:
+            return np.full(depth, default, dtype=np.float32)
+        data = _f32.const_data(node, t, what)
+        if data.size != depth:
+            raise u.unsupported(node, f"{what} has {data.size} values for a last axis of {depth}")
+        return data
+
+    params = LayerNormF32Params(outer=u.numel(shape) // max(depth, 1), depth=depth,
+                                epsilon=float(node.attrs.get("epsilon", 1e-5)), gamma=affine(1, 1.0, "gamma"),
+                                beta=affine(2, 0.0, "beta"))
+    return KernelCall(func="ek_layer_norm_f32", params=params, inputs=[x.id], outputs=[y.id], may_alias_input=(0,),
+                      runtime_sources=(_f32.RUNTIME,))
+
+
+register(OpDef(name="LAYER_NORM", infer_shapes=u.same_shape, macs=macs, run_float=run_float, lower=lower,
+               doc=__doc__ or ""))

@@ -10,6 +10,7 @@ import math
 
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _f32
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.params import KernelParams, c_struct
@@ -48,6 +49,8 @@ def _sigmoid(x):  # type: ignore[no-untyped-def]
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):  # float32: 1 / (1 + expf(-x)), ek_logistic_f32
+        return _f32.unary_call(graph, node, "ek_logistic_f32")
     x, y = u.unary_int8(graph, node)
     s_in, zp_in = u.per_tensor_q(node, x, "input")
     _, zp_out = u.per_tensor_q(node, y, "output")

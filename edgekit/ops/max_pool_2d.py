@@ -7,6 +7,7 @@ Float: ``F.max_pool2d`` with −∞ padding. int8: the output keeps the input's 
 from __future__ import annotations
 
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _f32
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.registry import SHARED, KernelCall, OpDef, QuantRule, register, versions
@@ -22,6 +23,8 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):
+        return _f32.pool_call(graph, node, "ek_maxpool_f32")
     params, x, y = u.pool_params(graph, node)
     return KernelCall(func="ek_maxpool_s8", params=params, inputs=[x.id], outputs=[y.id],
                       runtime_sources=("ek_pool.c",))

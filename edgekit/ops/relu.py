@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _f32
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.params import Multiplier, RequantizeParams
@@ -28,6 +29,8 @@ def _relu(x):  # type: ignore[no-untyped-def]
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):  # float32: a clamp at 0
+        return _f32.clamp_call(graph, node, 0.0, _f32.FLT_MAX)
     x, y = u.unary_int8(graph, node)
     s_in, zp_in = u.per_tensor_q(node, x, "input")
     s_out, zp_out = u.per_tensor_q(node, y, "output")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _f32
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.params import KernelParams, c_struct
@@ -26,6 +27,8 @@ def _relu6(x):  # type: ignore[no-untyped-def]
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):  # float32: a clamp to [0, 6]
+        return _f32.clamp_call(graph, node, 0.0, 6.0)
     x, y = u.unary_int8(graph, node)
     s_in, zp_in = u.per_tensor_q(node, x, "input")
     six = nm.float_to_quantized_int8(6.0, s_in, zp_in)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
+from edgekit.ops import _int
 from edgekit.ops import _util as u
 from edgekit.ops.registry import SHARED, OpDef, QuantRule, register
 
@@ -29,5 +30,12 @@ def infer_shapes(graph: Graph, node: Node) -> list[tuple[int, ...]]:
     return [tuple(dims)]
 
 
+def run_int(graph: Graph, node: Node, args: list) -> list:
+    """The same values, each sample read with the output shape."""
+    x = _int.operand(graph, node, args, 0, int64=False)
+    out = u.out_shape(graph, node)
+    return [_int.unsamples(x.reshape((x.shape[0], *out)), out)]
+
+
 register(OpDef(name="RESHAPE", infer_shapes=infer_shapes, macs=u.zero_macs, run_float=fl.run_reshape,
-               quant=QuantRule(int8=True, output=SHARED), lower=u.lower_view, doc=__doc__ or ""))
+               quant=QuantRule(int8=True, output=SHARED), lower=u.lower_view, run_int=run_int, doc=__doc__ or ""))

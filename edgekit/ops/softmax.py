@@ -10,6 +10,7 @@ import numpy as np
 
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _f32
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.params import KernelParams, c_struct
@@ -44,7 +45,27 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
     return [torch.softmax(args[0] * beta, dim=-1)]
 
 
+@c_struct("ek_softmax_f32_params_t")
+class SoftmaxF32Params(KernelParams):
+    outer: int
+    depth: int
+    beta: float
+
+
+def _lower_float32(graph: Graph, node: Node) -> KernelCall:
+    """float32: ``ek_softmax_f32`` (max-subtracted expf, one reciprocal per row), in place."""
+    x, y = _f32.unary_tensors(graph, node)
+    shape = tuple(x.shape) or (1,)
+    depth = int(shape[-1])
+    params = SoftmaxF32Params(outer=u.numel(shape) // max(depth, 1), depth=depth,
+                              beta=float(node.attrs.get("beta", 1.0) or 1.0))
+    return KernelCall(func="ek_softmax_f32", params=params, inputs=[x.id], outputs=[y.id], may_alias_input=(0,),
+                      runtime_sources=(_f32.RUNTIME,))
+
+
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):
+        return _lower_float32(graph, node)
     x, y = u.unary_int8(graph, node)
     s_in, _ = u.per_tensor_q(node, x, "input")
     s_out, zp_out = u.per_tensor_q(node, y, "output")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _f32
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
 from edgekit.ops.add import LEFT_SHIFT
@@ -29,6 +30,8 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    if _f32.is_float32(graph, node):  # float32: ek_sub_f32, broadcasting, constants from flash
+        return _f32.binary_call(graph, node, "ek_sub_f32")
     return u.lower_add_like(graph, node, "ek_sub_s8", sub_multipliers)
 
 

@@ -151,11 +151,6 @@ class _IvitGraphBuilder(_QuantizedGraphBuilder):
                 t = g.tensors[tid]
                 ins.append(self.add(t.name, t.shape, "float32", data=t.data.astype(np.float32)))
             return Node(index=k, op=node.op, inputs=ins, outputs=[self.act(node.outputs[0])], attrs=dict(node.attrs))
-        if node.op == "CONCATENATION" and any(_is_const(g, t) for t in node.inputs):
-            s, z = self.qp[node.outputs[0]]
-            ins = [self.const_as(t, "int8", s, z) if _is_const(g, t) else self.act(t) for t in node.inputs]
-            return Node(index=k, op=node.op, inputs=ins, outputs=[self.act(node.outputs[0])],
-                        attrs={kk: v for kk, v in node.attrs.items() if v is not None})
         return super().op(node, k)
 
 

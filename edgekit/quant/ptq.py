@@ -294,6 +294,17 @@ class _QuantizedGraphBuilder:
             self.index[key] = self.add(t.name, t.shape, "int8", data=q, scale=[s], zero_point=[z])
         return self.index[key]
 
+    def const_shared(self, tid: int, like: int) -> int:
+        """A float constant operand quantized with activation `like`'s (scale, zero point)."""
+        s, z = self.qp[like]
+        key = (f"const_shared_{s!r}_{z}", tid)
+        if key not in self.index:
+            t = self.g.tensors[tid]
+            assert t.data is not None
+            q = np.clip(np.round(t.data.astype(np.float64) / s) + z, -128, 127).astype(np.int8)
+            self.index[key] = self.add(t.name, t.shape, "int8", data=q, scale=[s], zero_point=[z])
+        return self.index[key]
+
     def weighted(self, node: Node, opdef: OpDef) -> list[int]:
         x, w_id = node.inputs[0], node.inputs[1]
         w = self.g.tensors[w_id]
@@ -345,6 +356,8 @@ class _QuantizedGraphBuilder:
                     ins.append(-1)
                 elif not self.g.tensors[tid].is_const:
                     ins.append(self.act(tid))
+                elif opdef.quant.output == SHARED and node.op == "CONCATENATION":
+                    ins.append(self.const_shared(tid, node.outputs[0]))  # one quantization for all operands
                 elif opdef.quant.activation_operands or pos == 0:
                     ins.append(self.const_act(tid))
                 else:

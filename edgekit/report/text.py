@@ -84,7 +84,16 @@ def _accuracy_lines(result: ValidationResult) -> list[str]:
 
 def _agreement_lines(result: ValidationResult) -> list[str]:
     lines = []
-    if result.device_host_bitexact is not None:
+    if result.device_host_bitexact is not None and result.device_host_tolerance is not None:
+        verdict = "PASS" if result.within_tolerance else "FAIL"
+        lines.append(
+            f"device vs host:  max |Δ| {result.device_host_max_abs_lsb:.3g} (float32, tol "
+            f"{result.device_host_tolerance:.3g}), {result.device_host_bitexact:,}/{result.samples:,} bit-exact, "
+            f"top-1 {result.device_host_top1_agreement:.2f} %  {verdict}"
+        )
+        lines.append("  float32: host gcc/glibc and arm gcc/newlib may round libm differently, hence a "
+                     "tolerance")
+    elif result.device_host_bitexact is not None:
         verdict = "PASS" if result.bitexact_all else "FAIL"
         lines.append(
             f"device vs host:  {result.device_host_bitexact:,} of {result.samples:,} bit-exact, "

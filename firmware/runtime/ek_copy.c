@@ -1,4 +1,5 @@
-/* edgekit runtime: data movement for int8: PAD (constant value) and CONCATENATION. */
+/* edgekit runtime: data movement for int8: PAD (constant value) and CONCATENATION (constant
+ * operands from flash). */
 #include <string.h>
 
 #include "ek_runtime.h"
@@ -41,15 +42,18 @@ void ek_pad_s8(const ek_pad_params_t *p, const void *const *inputs, void *const 
     }
 }
 
+/* Output row o (o < outer) is the rows o of every operand, one after the other; a constant
+ * operand (const_offset[i] >= 0) is read from flash, the activations from inputs[] in order. */
 void ek_concat_s8(const ek_concat_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
 {
     int8_t *out = (int8_t *)outputs[0];
-    int32_t o, i;
+    int32_t o, i, k;
     (void)scratch;
     for (o = 0; o < p->outer; ++o) {
-        for (i = 0; i < p->num_inputs; ++i) {
+        for (i = 0, k = 0; i < p->num_inputs; ++i) {
             const int32_t n = p->in_row_bytes[i];
-            memcpy(out, (const int8_t *)inputs[i] + (int64_t)o * n, (size_t)n);
+            const int8_t *src = p->const_offset[i] >= 0 ? p->consts + p->const_offset[i] : (const int8_t *)inputs[k++];
+            memcpy(out, src + (int64_t)o * n, (size_t)n);
             out += n;
         }
     }

@@ -40,7 +40,9 @@ static inline int32_t ek_shift_exp(int32_t t, int32_t m, int32_t headroom)
 /* Shiftmax, per row of `depth` int8 logits x (scale s, any zero point, which cancels):
  *   t_j = x_j - max_j x_j                in [-255, 0]
  *   e_j = shift_exp(t_j)                 2^(t_j s beta log2 e) with scale 2^-(15 + S); e_max = 2^(15 + S)
- *   sum = sum_j e_j                      <= depth * 2^(15 + S) <= 2^31 - 1 (S chosen from depth)
+ *   sum = sum_j e_j                      uint64: <= depth 2^(15 + S) <= 2^46 for depth <= 2^16, S = 15
+ *                                        (a 32-bit sum would force a small S on long rows, and their
+ *                                        many small terms would underflow to 0)
  *   factor = floor((2^62 - 1) / sum)     one 64-bit division per row (>= 2^31: 31-bit precision;
  *                                        a 32-bit factor would be 1 for short rows)
  *   y_j = (e_j * factor) >> 54 - 128     e_j <= sum, so e_j * factor <= 2^62 - 1 (uint64 exact) and
@@ -58,13 +60,12 @@ void ek_shiftmax_s8(const ek_shiftmax_params_t *p, const void *const *inputs, vo
         const int8_t *x = in + row * p->depth;
         int8_t *y = out + row * p->depth;
         int32_t max_x = -128;
-        uint32_t sum = 0;
-        uint64_t factor;
+        uint64_t sum = 0, factor;
         for (j = 0; j < p->depth; ++j) {
             max_x = x[j] > max_x ? x[j] : max_x;
         }
         for (j = 0; j < p->depth; ++j) {
-            sum += (uint32_t)ek_shift_exp((int32_t)x[j] - max_x, m, headroom);
+            sum += (uint64_t)(uint32_t)ek_shift_exp((int32_t)x[j] - max_x, m, headroom);
         }
         factor = sum > 0 ? one62 / sum : 0;
         for (j = 0; j < p->depth; ++j) {
@@ -121,7 +122,8 @@ static uint32_t ek_isqrt64(uint64_t v)
     return (uint32_t)res;
 }
 
-/* I-LayerNorm per row of C int16 values x (scale s, zero point 0), with the mean kept exact:
+/* I-LayerNorm per row of C int16 values x (scale s, zero point 0; int8 inputs the same way, their
+ * zero point cancels in y), with the mean kept exact:
  *   y = C x - sum x                          = C (x - mean) exactly (I-ViT rounds the mean, which is
  *                                            off by up to 25 % of sigma on rows of small variance);
  *                                            |sum x| <= C 2^15 and |y| <= C 2^16 < 2^26 (C <= 1024)
@@ -135,28 +137,33 @@ static uint32_t ek_isqrt64(uint64_t v)
  *                                            |y 2^P factor| <= 2^62 (int64 exact), |z| <= 2^15;
  *                                            z = 2^15 (x - mean) / (sqrt(C) sigma): scale sqrt(C) 2^-15
  *   out_c = clamp(zp_out + bias[c] + MBQM(+-z, |mult[c]|, shift[c]))   gamma's sign on z */
-void ek_layernorm_s16_s8(const ek_layernorm_params_t *p, const void *const *inputs, void *const *outputs,
-                         void *scratch)
+static inline int32_t ek_ln_in(const void *in, int32_t input_int16, int32_t i)
 {
-    const int16_t *in = (const int16_t *)inputs[0];
+    return input_int16 ? (int32_t)((const int16_t *)in)[i] : (int32_t)((const int8_t *)in)[i];
+}
+
+void ek_layernorm_s8(const ek_layernorm_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
+{
+    const void *in = inputs[0];
+    const int32_t wide = p->input_int16;
     int8_t *out = (int8_t *)outputs[0];
     const int32_t c_n = p->channels;
     const uint64_t eps = (uint64_t)(uint32_t)p->eps * (uint64_t)c_n * (uint64_t)c_n;
     int32_t row, c;
     (void)scratch;
     for (row = 0; row < p->rows; ++row) {
-        const int16_t *x = in + row * c_n;
-        int8_t *y_out = out + row * c_n;
+        const int32_t base = row * c_n;
+        int8_t *y_out = out + base;
         int32_t sum = 0;
         uint64_t var = eps;
         int64_t factor;
         uint32_t k;
         int32_t pre = 0;
         for (c = 0; c < c_n; ++c) {
-            sum += x[c];
+            sum += ek_ln_in(in, wide, base + c);
         }
         for (c = 0; c < c_n; ++c) {
-            const int32_t d = c_n * (int32_t)x[c] - sum;
+            const int32_t d = c_n * ek_ln_in(in, wide, base + c) - sum;
             var += (uint64_t)((int64_t)d * d);
         }
         while (pre < 30 && (var >> (59 - 2 * pre)) == 0) {
@@ -165,7 +172,7 @@ void ek_layernorm_s16_s8(const ek_layernorm_params_t *p, const void *const *inpu
         k = ek_isqrt64(var << (2 * pre));
         factor = k == 0 ? 0 : (int64_t)(((uint64_t)1 << 62) / k);
         for (c = 0; c < c_n; ++c) {
-            const int64_t d = (int64_t)(c_n * (int32_t)x[c] - sum) * ((int64_t)1 << pre);
+            const int64_t d = (int64_t)(c_n * ek_ln_in(in, wide, base + c) - sum) * ((int64_t)1 << pre);
             int32_t z = (int32_t)((d * factor) >> 47);
             int32_t m = p->mult[c];
             int32_t v;

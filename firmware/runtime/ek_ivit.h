@@ -42,13 +42,14 @@ typedef struct {
     ek_mult_t output;
 } ek_shift_gelu_params_t;
 
-/* EK_LAYERNORM (I-LayerNorm): rows of `channels` int16 values (scale s, zero point 0) ->
- * int8. Per channel c: out = output_zero_point + bias[c] + MBQM(+-z, |mult[c]|, shift[c]),
+/* EK_LAYERNORM (I-LayerNorm): rows of `channels` int16 values (scale s, zero point 0; or int8
+ * with any zero point, which cancels, when input_int16 = 0) -> int8. Per channel c: out = output_zero_point + bias[c] + MBQM(+-z, |mult[c]|, shift[c]),
  * z = (x - mean) * floor((2^31 - 1) / isqrt(var + eps)) >> 16 (scale sqrt(C) * 2^-15),
  * mult[c] < 0 for a negative gamma (z is negated). eps: round(C * epsilon / s^2). */
 typedef struct {
     int32_t rows;
     int32_t channels;
+    int32_t input_int16;
     int32_t eps;
     int32_t output_zero_point;
     const int32_t *mult;  /* [channels] */
@@ -72,7 +73,7 @@ typedef struct {
 void ek_shiftmax_s8(const ek_shiftmax_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
 void ek_shift_gelu_s8(const ek_shift_gelu_params_t *p, const void *const *inputs, void *const *outputs,
                       void *scratch);
-void ek_layernorm_s16_s8(const ek_layernorm_params_t *p, const void *const *inputs, void *const *outputs,
+void ek_layernorm_s8(const ek_layernorm_params_t *p, const void *const *inputs, void *const *outputs,
                          void *scratch);
 void ek_residual_add_s16(const ek_residual_add_params_t *p, const void *const *inputs, void *const *outputs,
                          void *scratch);

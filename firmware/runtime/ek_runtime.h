@@ -234,12 +234,16 @@ typedef struct {
     int32_t pad_value;
 } ek_pad_params_t;
 
-/* CONCATENATION (byte copies; inputs share the output's quantization) */
+/* CONCATENATION (byte copies; inputs share the output's quantization). Operand i is constant
+ * when const_offset[i] >= 0: its bytes are consts + const_offset[i] (flash); the others are
+ * inputs[] in order. */
 typedef struct {
     int32_t num_inputs;
     int32_t outer;               /* product of dims before the axis */
     int32_t out_row_bytes;       /* output bytes per outer index */
     const int32_t *in_row_bytes; /* [num_inputs] bytes per outer index */
+    const int32_t *const_offset; /* [num_inputs] byte offset in consts, or -1: an activation */
+    const int8_t *consts;        /* the constant operands' bytes, concatenated (NULL: none) */
 } ek_concat_params_t;
 
 /* QUANTIZE float32 -> int8 */
@@ -319,7 +323,211 @@ void ek_leaky_relu_s8(const ek_leaky_relu_params_t *p, const void *const *inputs
 
 /* ---- attention data movement and batched matmul ---------------------------------------- */
 
+/* BATCH_MATMUL int8 (TFLM's reference BatchMatMul): for every output batch index,
+ *   out[m][n] = clamp(MBQM(sum_k (lhs[m][k] + lhs_offset) * (rhs[k][n] + rhs_offset), output)
+ *                     + output_offset, -128, 127)
+ * with rows = M, depth = K, cols = N. As stored, a lhs matrix is [M][K] ([K][M] when adj_x) and
+ * a rhs matrix [K][N] ([N][K] when adj_y). The output batch is iterated over num_batch_dims
+ * dims (batch_dims); lhs_batch_strides / rhs_batch_strides give each operand's element stride
+ * per batch dim (0 along a broadcast dim). A constant operand is lhs_const / rhs_const (flash);
+ * NULL: that operand is the next of inputs[] (lhs first).
+ * Scratch: ek_batch_matmul_s8_scratch_bytes(). */
+typedef struct {
+    int32_t num_batch_dims;
+    const int32_t *batch_dims;        /* [num_batch_dims] */
+    const int32_t *lhs_batch_strides; /* [num_batch_dims] */
+    const int32_t *rhs_batch_strides; /* [num_batch_dims] */
+    int32_t rows, depth, cols;
+    int32_t adj_x, adj_y;
+    int32_t lhs_offset, rhs_offset; /* -zp_lhs, -zp_rhs */
+    int32_t output_offset;          /* zp_out */
+    ek_mult_t output;               /* s_lhs * s_rhs / s_out (TFLM's QuantizeMultiplier) */
+    const int8_t *lhs_const;
+    const int8_t *rhs_const;
+} ek_batch_matmul_params_t;
+
+/* TRANSPOSE and STRIDED_SLICE: a strided copy by element size (elem_bytes 1, 2 or 4):
+ *   out[i_0, ..., i_{rank-1}] = in[in_offset + sum_d i_d * in_strides[d]]   (element units)
+ * over the output dims out_dims, written in order. Strides may be negative (reversed slices). */
+typedef struct {
+    int32_t rank;
+    int32_t elem_bytes;
+    int32_t in_offset;
+    const int32_t *out_dims;   /* [rank] */
+    const int32_t *in_strides; /* [rank] */
+} ek_strided_copy_params_t;
+
+void ek_batch_matmul_s8(const ek_batch_matmul_params_t *p, const void *const *inputs, void *const *outputs,
+                        void *scratch);
+/* bytes of scratch ek_batch_matmul_s8 needs for p (the planner reserves exactly this) */
+int32_t ek_batch_matmul_s8_scratch_bytes(const ek_batch_matmul_params_t *p);
+void ek_transpose(const ek_strided_copy_params_t *p, const void *const *inputs, void *const *outputs,
+                  void *scratch);
+void ek_strided_slice(const ek_strided_copy_params_t *p, const void *const *inputs, void *const *outputs,
+                      void *scratch);
+
 /* ---- float32 kernels ----------------------------------------------------------------------- */
+
+/* The unquantized baseline (ek_float.c, `--precision float32`): float32 activations and
+ * constants, TFLite layouts. A fused activation is the clamp [act_min, act_max] (NONE:
+ * -FLT_MAX..FLT_MAX, RELU: 0..FLT_MAX, RELU6: 0..6, RELU_N1_TO_1: -1..1). Biases are always
+ * present (an absent bias is lowered to zeros). */
+
+/* CONV_2D float32: weights OHWI [out_c, k_h, k_w, filter_in_c]; grouped when geom.in_c !=
+ * filter_in_c */
+typedef struct {
+    ek_conv_geom_t geom;
+    int32_t filter_in_c;
+    float act_min, act_max;
+    const float *weights;
+    const float *bias;
+} ek_conv2d_f32_params_t;
+
+/* DEPTHWISE_CONV_2D float32: weights [1, k_h, k_w, out_c], out_c = in_c * depth_multiplier */
+typedef struct {
+    ek_conv_geom_t geom;
+    int32_t depth_multiplier;
+    float act_min, act_max;
+    const float *weights;
+    const float *bias;
+} ek_dwconv2d_f32_params_t;
+
+/* FULLY_CONNECTED float32: `batches` rows of accum_depth values, weights [out_c, accum_depth] */
+typedef struct {
+    int32_t batches;
+    int32_t accum_depth;
+    int32_t out_c;
+    float act_min, act_max;
+    const float *weights;
+    const float *bias;
+} ek_fully_connected_f32_params_t;
+
+/* BATCH_MATMUL float32: `batches` output matrices m x n (row-major, contiguous); element (i, q)
+ * of the t-th x matrix is x[x_offsets[t] + i*x_row + q*x_col] (adj_x swaps the strides; a
+ * broadcast batch repeats an offset), element (q, j) of y is y[y_offsets[t] + q*y_row + j*y_col].
+ * A constant operand (in1_const/in2_const) is const1/const2, not an arena input. */
+typedef struct {
+    int32_t batches;
+    int32_t m, k, n;
+    int32_t x_row, x_col, y_row, y_col;
+    const int32_t *x_offsets; /* [batches] */
+    const int32_t *y_offsets; /* [batches] */
+    int32_t in1_const, in2_const;
+    const float *const1;
+    const float *const2;
+} ek_batch_matmul_f32_params_t;
+
+/* LAYER_NORM float32 over the last axis (`outer` rows of `depth`), gamma/beta [depth] */
+typedef struct {
+    int32_t outer;
+    int32_t depth;
+    float epsilon;
+    const float *gamma;
+    const float *beta;
+} ek_layer_norm_f32_params_t;
+
+/* SOFTMAX float32 over the last axis: softmax(beta * x) */
+typedef struct {
+    int32_t outer;
+    int32_t depth;
+    float beta;
+} ek_softmax_f32_params_t;
+
+/* GELU float32: approximate = 0 the erf form, 1 the tanh form */
+typedef struct {
+    int32_t size;
+    int32_t approximate;
+} ek_gelu_f32_params_t;
+
+/* LOGISTIC, TANH, HARD_SWISH float32 */
+typedef struct {
+    int32_t size;
+} ek_unary_f32_params_t;
+
+/* RELU / RELU6 / RELU_N1_TO_1 float32: clamp to [lower, upper] */
+typedef struct {
+    int32_t size;
+    float lower, upper;
+} ek_clamp_f32_params_t;
+
+/* ADD / SUB / MUL float32: the broadcast layout of ek_broadcast_t with float constant operands,
+ * then the fused activation clamp */
+typedef struct {
+    int32_t rank;
+    int32_t size;
+    int32_t broadcast;
+    const int32_t *out_dims;
+    const int32_t *in1_strides;
+    const int32_t *in2_strides;
+    int32_t in1_const, in2_const;
+    const float *const1;
+    const float *const2;
+    float act_min, act_max;
+} ek_binary_f32_params_t;
+
+/* MEAN float32: the layout of ek_mean_params_t; the sum divided by num_elements */
+typedef struct {
+    int32_t num_kept;
+    int32_t num_red;
+    const int32_t *kept_dims;
+    const int32_t *kept_strides;
+    const int32_t *red_dims;
+    const int32_t *red_strides;
+    int32_t num_elements;
+} ek_mean_f32_params_t;
+
+/* AVERAGE_POOL_2D / MAX_POOL_2D float32 (average: over the in-bounds taps) */
+typedef struct {
+    ek_conv_geom_t geom;
+    float act_min, act_max;
+} ek_pool_f32_params_t;
+
+/* PAD float32 (constant value), any rank <= 6 */
+typedef struct {
+    int32_t rank;
+    const int32_t *in_dims;
+    const int32_t *out_dims;
+    const int32_t *pad_before;
+    float pad_value;
+} ek_pad_f32_params_t;
+
+/* CONCATENATION float32: per outer index, in_rows[i] values of each input i in order; input i is
+ * the next arena input when const_offsets[i] < 0, else the constant at consts + const_offsets[i] */
+typedef struct {
+    int32_t num_inputs;
+    int32_t outer;
+    const int32_t *in_rows;       /* [num_inputs] */
+    const int32_t *const_offsets; /* [num_inputs] */
+    const float *consts;
+} ek_concat_f32_params_t;
+
+void ek_conv2d_f32(const ek_conv2d_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_dwconv2d_f32(const ek_dwconv2d_f32_params_t *p, const void *const *inputs, void *const *outputs,
+                     void *scratch);
+void ek_fully_connected_f32(const ek_fully_connected_f32_params_t *p, const void *const *inputs,
+                            void *const *outputs, void *scratch);
+void ek_batch_matmul_f32(const ek_batch_matmul_f32_params_t *p, const void *const *inputs, void *const *outputs,
+                         void *scratch);
+void ek_layer_norm_f32(const ek_layer_norm_f32_params_t *p, const void *const *inputs, void *const *outputs,
+                       void *scratch);
+void ek_softmax_f32(const ek_softmax_f32_params_t *p, const void *const *inputs, void *const *outputs,
+                    void *scratch);
+void ek_gelu_f32(const ek_gelu_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_logistic_f32(const ek_unary_f32_params_t *p, const void *const *inputs, void *const *outputs,
+                     void *scratch);
+void ek_tanh_f32(const ek_unary_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_hard_swish_f32(const ek_unary_f32_params_t *p, const void *const *inputs, void *const *outputs,
+                       void *scratch);
+void ek_clamp_f32(const ek_clamp_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_add_f32(const ek_binary_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_sub_f32(const ek_binary_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_mul_f32(const ek_binary_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_mean_f32(const ek_mean_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_avgpool_f32(const ek_pool_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_maxpool_f32(const ek_pool_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_pad_f32(const ek_pad_f32_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
+void ek_concat_f32(const ek_concat_f32_params_t *p, const void *const *inputs, void *const *outputs,
+                   void *scratch);
 
 #ifdef __cplusplus
 }
