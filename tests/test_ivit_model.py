@@ -175,3 +175,18 @@ def test_a_hybrid_with_silu_converts_and_is_bit_exact(tmp_path: Path) -> None:
     path = tmp_path / "hybrid.tflite"
     path.write_bytes(result.tflite)
     _assert_c_matches_reference(path, _int8_inputs(result, calib[:8]), "hybrid")
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc (tools/setup.sh installs them)")
+def test_the_integer_vit_on_the_emulated_nucleo_is_bit_exact_with_host(tiny_vit, tmp_path: Path) -> None:
+    from edgekit.device.session import run_library
+    from edgekit.targets import get_board
+
+    result, calib, path = tiny_vit
+    x = _int8_inputs(result, calib[:4])
+    lib = pipeline.generate(path, tmp_path / "lib", "tiny_ivit")
+    run = run_library(lib, get_board("nucleo"), x, emulate=True, work_dir=tmp_path / "fw", progress=False)
+    ref = IntExecutor(pipeline.load(path)).run(x)[0]
+    np.testing.assert_array_equal(run.outputs.reshape(ref.shape), ref)
+    assert int(run.ticks.min()) > 0
