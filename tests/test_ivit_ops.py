@@ -208,3 +208,28 @@ def test_layernorm_of_an_int8_input_matches_reference_and_float() -> None:
     real = (batch.astype(np.float64) - zp) * s_in
     want = (real - real.mean(-1, keepdims=True)) / np.sqrt(real.var(-1, keepdims=True) + 1e-5) * gamma + beta
     assert np.abs(ref - np.clip(np.round(want / (5.0 / 127)), -128, 127)).max() <= 1
+
+
+def test_shiftmax_scratch_companion_matches_the_lowering(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    from pathlib import Path
+
+    from edgekit.emit import render_struct
+    from edgekit.ops.registry import get_op
+
+    calls = []
+    for depth in (1, 65, 1000):
+        g = _graph("EK_SHIFTMAX", _t(0, (1, 3, depth), "int8", 0.1, 0), _t(1, (1, 3, depth), "int8", 1 / 256, -128))
+        calls.append(get_op(g.nodes[0]).lower(g, g.nodes[0]))
+    runtime = Path(__file__).resolve().parents[1] / "firmware" / "runtime"
+    arrays: list = []
+    src = ['#include <stdio.h>', '#include "ek_runtime.h"']
+    src += [f"static const ek_shiftmax_params_t p{k} = {render_struct(c.params, f'p{k}', arrays)};"
+            for k, c in enumerate(calls)]
+    src += ["int main(void) {"] + [f'    printf("%ld\\n", (long)ek_shiftmax_s8_scratch_bytes(&p{k}));'
+                                   for k in range(len(calls))] + ["    return 0;", "}"]
+    (tmp_path / "s.c").write_text("\n".join(src) + "\n")
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{runtime}", str(tmp_path / "s.c"),
+                    str(runtime / "ek_ivit.c"), "-o", str(tmp_path / "s")], check=True)
+    out = subprocess.run([str(tmp_path / "s")], check=True, capture_output=True, text=True).stdout.split()
+    assert [int(v) for v in out] == [c.scratch_bytes for c in calls]

@@ -52,3 +52,34 @@ def sigmoid_q15(xc: np.ndarray, m: int) -> np.ndarray:
     factor = INT32_MAX // ((1 << EXP_FRAC) + e)
     s = (e * factor) >> 16
     return np.where(xc >= 0, (1 << EXP_FRAC) - s, s)
+
+
+def dyadic(real: float) -> tuple[int, int]:
+    """I-ViT's dyadic number for `real`: (m, shift) with m = round(real·2^shift), |m| < 2^31 and the
+    largest shift in [1, 62] (31 significant bits); the sign is in m."""
+    if real == 0.0:
+        return 0, 1
+    if abs(real) >= 2.0**30:
+        raise ValueError(f"requantization factor {real:g} too large for a dyadic number")
+    shift = min(62, 30 - math.floor(math.log2(abs(real))))
+    m = int(round(real * 2.0**shift))
+    while abs(m) >= 1 << 31:
+        shift -= 1
+        m = int(round(real * 2.0**shift))
+    return m, shift
+
+
+def common_shift_dyadic(reals: list[float]) -> tuple[list[int], int]:
+    """Several dyadic multipliers with one shift (the largest that keeps every |m| < 2^31)."""
+    shift = min(dyadic(r)[1] for r in reals if r != 0.0) if any(reals) else 1
+    ms = [int(round(r * 2.0**shift)) for r in reals]
+    while any(abs(m) >= 1 << 31 for m in ms):
+        shift -= 1
+        ms = [int(round(r * 2.0**shift)) for r in reals]
+    return ms, shift
+
+
+def apply_dyadic(prod: np.ndarray, shift: int | np.ndarray) -> np.ndarray:
+    """``(prod + 2^(shift−1)) >> shift`` on int64 products (``ek_dyadic``)."""
+    shift = np.asarray(shift, dtype=np.int64)
+    return (np.asarray(prod, dtype=np.int64) + (np.int64(1) << (shift - 1))) >> shift

@@ -7,10 +7,11 @@ TFLM's Prepare() computes multipliers from float scales). Per row of C values (C
 ``y = C·x − Σx`` (C times ``x − mean``, exact: I-ViT's rounded mean is off by up to a quarter of
 sigma on rows of small variance), ``var = Σy² + C²·eps`` in 64 bits (a sum, not a mean;
 ``eps = round(C·epsilon/s²)``), ``k = isqrt(var·4^P)`` exactly (bit by bit — not I-ViT's fixed 10
-Newton steps; ``P`` scales small variances up to 61 bits so that k has 30 significant bits),
-``z = (y·2^P·floor(2^62/k)) >> 47`` (|z| <= 2^15, scale ``sqrt(C)·2^-15``; I-ViT's
-``floor((2^31−1)/k)`` keeps only 31 − log2(k) bits), and per
-channel ``out = zp + round(beta_c/s_out) + MBQM(±z, |gamma_c|·sqrt(C)·2^-15/s_out)`` — I-ViT's
+Newton steps; ``P`` scales the variance into [2^59, 2^61) so that k has 30 significant bits),
+``z = (y·2^P·floor(2^60/k)) >> 45`` (one 32×32→64 multiply, |z| <= 2^15, scale
+``sqrt(C)·2^-15``; I-ViT's ``floor((2^31−1)/k)`` keeps only 31 − log2(k) bits), and per
+channel ``out = zp + round(beta_c/s_out) + dyadic(z·gamma_c·sqrt(C)·2^-15/s_out)`` (I-ViT's dyadic
+requantization, per channel) — I-ViT's
 per-channel output scale ``S_norm·gamma_c`` requantized straight to the int8 output scale, so the
 next layer takes a per-tensor int8 input. Zero variance gives ``out = zp + round(beta/s_out)``.
 Float: ``F.layer_norm``. In a quantized file it is a CUSTOM operator with options ``{epsilon}``.
@@ -22,16 +23,16 @@ import math
 
 import numpy as np
 
-from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
+from edgekit.ops import _ivit
 from edgekit.ops import _util as u
 from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register
 
 NAME = "EK_LAYERNORM"
 MAX_CHANNELS = 1024
-NORM_SHIFT = 47
+NORM_SHIFT = 45
 INT32_MAX = 2**31 - 1
 
 
@@ -71,8 +72,7 @@ def _params(graph: Graph, node: Node) -> LayerNormParams:
     mult = np.zeros(channels, dtype=np.int32)
     shift = np.zeros(channels, dtype=np.int32)
     for c in range(channels):
-        m, s = nm.quantize_multiplier(abs(g[c]) * base)
-        mult[c], shift[c] = (-m if g[c] < 0 else m), s
+        mult[c], shift[c] = _ivit.dyadic(float(g[c]) * base)
     bias = np.clip(np.round(b / float(s_out)), -(2**30), 2**30).astype(np.int32)
     return LayerNormParams(rows=u.numel(tuple(x.shape)) // channels, channels=channels,
                            input_int16=int(x.dtype == "int16"), eps=eps_int,
@@ -99,12 +99,9 @@ def layernorm_reference(x: np.ndarray, p: LayerNormParams) -> np.ndarray:
     for _ in range(30):  # the largest pre <= 30 with var·4^pre < 2^61
         pre = np.where((pre < 30) & ((var >> (59 - 2 * pre)) == 0), pre + 1, pre)
     k = isqrt(var << (2 * pre))
-    factor = np.where(k > 0, (1 << 62) // np.maximum(k, 1), 0)
+    factor = np.where(k > 0, (1 << 60) // np.maximum(k, 1), 0)
     z = ((d << pre) * factor) >> NORM_SHIFT
-    mult = p.mult.astype(np.int64)
-    z = np.where(mult < 0, -z, z)
-    v = p.output_zero_point + p.bias.astype(np.int64) + nm.multiply_by_quantized_multiplier_np(
-        z, np.abs(mult), p.shift.astype(np.int64))
+    v = p.output_zero_point + p.bias.astype(np.int64) + _ivit.apply_dyadic(z * p.mult.astype(np.int64), p.shift)
     return np.clip(v, -128, 127).astype(np.int8)
 
 

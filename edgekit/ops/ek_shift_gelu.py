@@ -4,8 +4,8 @@
 int8 → int8 (own output quantization). Elementwise, with no row maximum: ``xc = x − zp_in``,
 ``e = shift_exp(−|xc|)`` (:mod:`edgekit.ops._ivit`, the input scale times alpha folded into the
 exponent multiplier), ``sigma(−alpha|x|) = e/(1+e)`` by one division, ``sigma(alpha·x)`` by
-symmetry, then ``xc·sigma`` (scale ``s_in·2^-15``) requantized to the output with TFLM's
-MultiplyByQuantizedMultiplier. The exponential underflows to 0 for large |x| instead of
+symmetry, then ``xc·sigma`` (scale ``s_in·2^-15``) requantized to the output with I-ViT's dyadic
+requantization (one multiply, one rounding shift). The exponential underflows to 0 for large |x| instead of
 clipping, so no calibrated range makes it wrong (I-ViT's fixed ``n = 23`` gives GELU(−7) ≈ −3.3
 when the row maximum is large). Float: ``x·sigmoid(alpha·x)``. In a quantized file it is a
 CUSTOM operator with options ``{alpha}``.
@@ -15,17 +15,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit import numerics as nm
 from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _float as fl
 from edgekit.ops import _ivit
 from edgekit.ops import _util as u
-from edgekit.ops.params import KernelParams, Multiplier, c_struct
+from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register
 
 NAME = "EK_SHIFTGELU"
 GELU_ALPHA = 1.702
 SILU_ALPHA = 1.0
+
+
+@c_struct("ek_dyadic_t")
+class Dyadic(KernelParams):
+    """I-ViT's dyadic requantization ``multiplier / 2^shift`` (one rounding, half up)."""
+
+    multiplier: int
+    shift: int
 
 
 @c_struct("ek_shift_gelu_params_t")
@@ -34,7 +41,7 @@ class ShiftGeluParams(KernelParams):
     input_zero_point: int
     output_zero_point: int
     exp_multiplier: int
-    output: Multiplier
+    output: Dyadic
 
 
 def _alpha(node: Node) -> float:
@@ -49,7 +56,7 @@ def _params(graph: Graph, node: Node) -> ShiftGeluParams:
         m = _ivit.exp_multiplier(s_in * _alpha(node))
     except ValueError as err:
         raise u.unsupported(node, str(err)) from None
-    out = Multiplier(*nm.quantize_multiplier(float(s_in) / float(1 << _ivit.EXP_FRAC) / float(s_out)))
+    out = Dyadic(*_ivit.dyadic(float(s_in) / float(1 << _ivit.EXP_FRAC) / float(s_out)))
     return ShiftGeluParams(size=u.numel(tuple(x.shape)), input_zero_point=zp_in, output_zero_point=zp_out,
                            exp_multiplier=m, output=out)
 
@@ -58,8 +65,7 @@ def shift_gelu_reference(x: np.ndarray, p: ShiftGeluParams) -> np.ndarray:
     """The exact integer ShiftGELU/ShiftSiLU of int8 `x`, int8 out."""
     xc = x.astype(np.int64) - p.input_zero_point
     sigma = _ivit.sigmoid_q15(xc, p.exp_multiplier)
-    v = p.output_zero_point + nm.multiply_by_quantized_multiplier_np(xc * sigma, p.output.multiplier,
-                                                                      p.output.shift)
+    v = p.output_zero_point + _ivit.apply_dyadic(xc * sigma * p.output.multiplier, p.output.shift)
     return np.clip(v, -128, 127).astype(np.int8)
 
 

@@ -88,7 +88,8 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
 
 def lower(graph: Graph, node: Node) -> KernelCall:
     x, y = u.unary_int8(graph, node)
-    return KernelCall(func="ek_shiftmax_s8", params=_params(graph, node), inputs=[x.id], outputs=[y.id],
+    p = _params(graph, node)
+    return KernelCall(func="ek_shiftmax_s8", params=p, inputs=[x.id], outputs=[y.id], scratch_bytes=4 * p.depth,
                       runtime_sources=("ek_ivit.c",))
 
 

@@ -16,6 +16,13 @@
 #define EK_EXP_B 11135
 #define EK_EXP_FRAC 15
 
+/* I-ViT's dyadic requantization: round(acc * m / 2^shift) = (acc m + 2^(shift - 1)) >> shift with
+ * one rounding (half up); the callers bound |acc m| < 2^62 (shift in [1, 62]). */
+static inline int32_t ek_dyadic(int64_t acc_times_m, int32_t shift)
+{
+    return (int32_t)((acc_times_m + ((int64_t)1 << (shift - 1))) >> shift);
+}
+
 /* The shift exponential: e = 2^(t * m / 2^15) * 2^(15 + S) for t <= 0.
  *   xl = t * m                  the exponent in Q15 (log2(e) and the scale are folded into m)
  *   q  = floor(-xl / 2^15)      integer part, r = xl + q * 2^15 in (-2^15, 0] the fraction
@@ -47,15 +54,20 @@ static inline int32_t ek_shift_exp(int32_t t, int32_t m, int32_t headroom)
  *                                        a 32-bit factor would be 1 for short rows)
  *   y_j = (e_j * factor) >> 54 - 128     e_j <= sum, so e_j * factor <= 2^62 - 1 (uint64 exact) and
  *                                        the result is in [0, 255] (scale 1/256), stored - 128. */
+int32_t ek_shiftmax_s8_scratch_bytes(const ek_shiftmax_params_t *p)
+{
+    return 4 * p->depth; /* one row of exponentials */
+}
+
 void ek_shiftmax_s8(const ek_shiftmax_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
 {
     const int8_t *in = (const int8_t *)inputs[0];
     int8_t *out = (int8_t *)outputs[0];
+    uint32_t *e = (uint32_t *)scratch; /* [depth] */
     const int32_t m = p->exp.multiplier;
     const int32_t headroom = p->exp.headroom;
     const uint64_t one62 = ((uint64_t)1 << 62) - 1u;
     int32_t row, j;
-    (void)scratch;
     for (row = 0; row < p->rows; ++row) {
         const int8_t *x = in + row * p->depth;
         int8_t *y = out + row * p->depth;
@@ -65,12 +77,12 @@ void ek_shiftmax_s8(const ek_shiftmax_params_t *p, const void *const *inputs, vo
             max_x = x[j] > max_x ? x[j] : max_x;
         }
         for (j = 0; j < p->depth; ++j) {
-            sum += (uint64_t)(uint32_t)ek_shift_exp((int32_t)x[j] - max_x, m, headroom);
+            e[j] = (uint32_t)ek_shift_exp((int32_t)x[j] - max_x, m, headroom);
+            sum += e[j];
         }
         factor = sum > 0 ? one62 / sum : 0;
         for (j = 0; j < p->depth; ++j) {
-            const uint32_t e = (uint32_t)ek_shift_exp((int32_t)x[j] - max_x, m, headroom);
-            y[j] = (int8_t)((int32_t)(((uint64_t)e * factor) >> 54) - 128);
+            y[j] = (int8_t)((int32_t)(((uint64_t)e[j] * factor) >> 54) - 128);
         }
     }
 }
@@ -82,7 +94,8 @@ void ek_shiftmax_s8(const ek_shiftmax_params_t *p, const void *const *inputs, vo
  *   s  = (e * factor) >> 16              sigma(-alpha |x|) = e / (1 + e) with scale 2^-15;
  *                                        e * factor <= 2^31 - 1 since e < 2^15 + e
  *   sigma = xc >= 0 ? 2^15 - s : s       sigma(alpha x) by symmetry, in [0, 2^15]
- *   out = clamp(zp_out + MBQM(xc * sigma, output))     |xc * sigma| <= 255 * 2^15 < 2^23
+ *   out = clamp(zp_out + dyadic(xc * sigma * m, shift))   |xc * sigma| <= 255 * 2^15 < 2^23, so
+ *                                        |xc sigma m| < 2^54
  * The exponential underflows to 0 for large |x| (sigma -> 0 or 1), so no input range clips
  * (I-ViT's row-maximum form with a fixed n = 23 gives GELU(-7) = -3.3 on real ranges). */
 void ek_shift_gelu_s8(const ek_shift_gelu_params_t *p, const void *const *inputs, void *const *outputs,
@@ -98,7 +111,8 @@ void ek_shift_gelu_s8(const ek_shift_gelu_params_t *p, const void *const *inputs
         const int32_t factor = INT32_MAX / ((1 << EK_EXP_FRAC) + e);
         const int32_t s = (e * factor) >> 16;
         const int32_t sigma = xc >= 0 ? (1 << EK_EXP_FRAC) - s : s;
-        const int32_t v = p->output_zero_point + ek_mbqm(xc * sigma, p->output.multiplier, p->output.shift);
+        const int32_t v = p->output_zero_point
+                          + ek_dyadic((int64_t)(xc * sigma) * p->output.multiplier, p->output.shift);
         out[i] = (int8_t)ek_clamp32(v, -128, 127);
     }
 }
@@ -128,74 +142,76 @@ static uint32_t ek_isqrt64(uint64_t v)
  *                                            off by up to 25 % of sigma on rows of small variance);
  *                                            |sum x| <= C 2^15 and |y| <= C 2^16 < 2^26 (C <= 1024)
  *   var = sum y^2 + C^2 eps                  = C^2 (sum (x - mean)^2 + eps); uint64: C (C 2^16)^2 <= 2^62
- *   P = the largest P <= 30 with var 4^P < 2^61   (scaling for precision: an isqrt of a small
- *                                            variance alone would be off by up to 1/k)
- *   k = isqrt(var 4^P)                       exact floor (bit by bit); k = 2^P C sqrt(C) sigma / s < 2^31
- *   factor = floor(2^62 / k)                 one 64-bit division per row (0 when k = 0: zero
- *                                            variance, z = 0); factor > 2^31
- *   z = ((y 2^P) * factor) >> 47             y^2 4^P <= var 4^P < (k + 1)^2 gives |y 2^P| <= k, so
- *                                            |y 2^P factor| <= 2^62 (int64 exact), |z| <= 2^15;
+ *   P = the largest P <= 30 with var 4^P < 2^61   (for var >= 1: var 4^P in [2^59, 2^61); an
+ *                                            isqrt of a small variance alone would be off by 1/k)
+ *   k = isqrt(var 4^P)                       exact floor (bit by bit); k in [2^29.5, 2^30.5),
+ *                                            k = 2^P C sqrt(C) sigma / s
+ *   factor = floor(2^60 / k)                 one 64-bit division per row, in (2^29.5, 2^30.5]: an
+ *                                            int32 (0 when k = 0: zero variance, z = 0)
+ *   z = ((y 2^P) * factor) >> 45             y^2 4^P <= var 4^P < (k + 1)^2 gives |y 2^P| <= k < 2^31,
+ *                                            so one 32x32 -> 64 multiply, |product| <= 2^60, |z| <= 2^15;
  *                                            z = 2^15 (x - mean) / (sqrt(C) sigma): scale sqrt(C) 2^-15
- *   out_c = clamp(zp_out + bias[c] + MBQM(+-z, |mult[c]|, shift[c]))   gamma's sign on z */
-static inline int32_t ek_ln_in(const void *in, int32_t input_int16, int32_t i)
-{
-    return input_int16 ? (int32_t)((const int16_t *)in)[i] : (int32_t)((const int8_t *)in)[i];
-}
+ *   out_c = clamp(zp_out + bias[c] + dyadic(z * mult[c], shift[c]))   |z mult| < 2^46; gamma's sign
+ *                                            is in mult[c] */
+/* One row, for each input type (the loops carry no type test). */
+#define EK_LN_ROW(NAME, T)                                                                          \
+    static void NAME(const T *x, int8_t *y, const ek_layernorm_params_t *p, uint64_t eps)           \
+    {                                                                                               \
+        const int32_t c_n = p->channels;                                                            \
+        int32_t sum = 0, factor, scale, pre = 0, c;                                                 \
+        uint64_t var = eps;                                                                         \
+        uint32_t k;                                                                                 \
+        for (c = 0; c < c_n; ++c) {                                                                 \
+            sum += x[c];                                                                            \
+        }                                                                                           \
+        for (c = 0; c < c_n; ++c) {                                                                 \
+            const int32_t d = c_n * (int32_t)x[c] - sum;                                            \
+            var += (uint64_t)((int64_t)d * d);                                                      \
+        }                                                                                           \
+        while (pre < 30 && (var >> (59 - 2 * pre)) == 0) {                                          \
+            ++pre; /* var < 2^(61 - 2 (pre + 1)) */                                                 \
+        }                                                                                           \
+        k = ek_isqrt64(var << (2 * pre));                                                           \
+        factor = k == 0 ? 0 : (int32_t)(((uint64_t)1 << 60) / k);                                  \
+        scale = (int32_t)1 << pre; /* |d 2^P| <= k < 2^31: no overflow */                           \
+        for (c = 0; c < c_n; ++c) {                                                                 \
+            const int32_t d = (c_n * (int32_t)x[c] - sum) * scale;                                  \
+            const int32_t z = (int32_t)(((int64_t)d * factor) >> 45);                               \
+            const int32_t v = p->output_zero_point + p->bias[c]                                     \
+                              + ek_dyadic((int64_t)z * p->mult[c], p->shift[c]);                    \
+            y[c] = (int8_t)ek_clamp32(v, -128, 127);                                                \
+        }                                                                                           \
+    }
+
+EK_LN_ROW(ek_ln_row_s16, int16_t)
+EK_LN_ROW(ek_ln_row_s8, int8_t)
 
 void ek_layernorm_s8(const ek_layernorm_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
 {
-    const void *in = inputs[0];
-    const int32_t wide = p->input_int16;
     int8_t *out = (int8_t *)outputs[0];
     const int32_t c_n = p->channels;
     const uint64_t eps = (uint64_t)(uint32_t)p->eps * (uint64_t)c_n * (uint64_t)c_n;
-    int32_t row, c;
+    int32_t row;
     (void)scratch;
     for (row = 0; row < p->rows; ++row) {
-        const int32_t base = row * c_n;
-        int8_t *y_out = out + base;
-        int32_t sum = 0;
-        uint64_t var = eps;
-        int64_t factor;
-        uint32_t k;
-        int32_t pre = 0;
-        for (c = 0; c < c_n; ++c) {
-            sum += ek_ln_in(in, wide, base + c);
-        }
-        for (c = 0; c < c_n; ++c) {
-            const int32_t d = c_n * ek_ln_in(in, wide, base + c) - sum;
-            var += (uint64_t)((int64_t)d * d);
-        }
-        while (pre < 30 && (var >> (59 - 2 * pre)) == 0) {
-            ++pre; /* var < 2^(61 - 2 (pre + 1)) */
-        }
-        k = ek_isqrt64(var << (2 * pre));
-        factor = k == 0 ? 0 : (int64_t)(((uint64_t)1 << 62) / k);
-        for (c = 0; c < c_n; ++c) {
-            const int64_t d = (int64_t)(c_n * ek_ln_in(in, wide, base + c) - sum) * ((int64_t)1 << pre);
-            int32_t z = (int32_t)((d * factor) >> 47);
-            int32_t m = p->mult[c];
-            int32_t v;
-            if (m < 0) {
-                m = -m;
-                z = -z;
-            }
-            v = p->output_zero_point + p->bias[c] + ek_mbqm(z, m, p->shift[c]);
-            y_out[c] = (int8_t)ek_clamp32(v, -128, 127);
+        if (p->input_int16) {
+            ek_ln_row_s16((const int16_t *)inputs[0] + row * c_n, out + row * c_n, p, eps);
+        } else {
+            ek_ln_row_s8((const int8_t *)inputs[0] + row * c_n, out + row * c_n, p, eps);
         }
     }
 }
 
-/* The residual stream add: out = sat16(MBQM(a - zp1, m1) + MBQM(b - zp2, m2)).
- * Overflow: |a - zp| <= 2^16; the generator checks for each branch that the left shift of MBQM
- * keeps |a - zp| 2^shift < 2^31 and that the ratio s_in / s_out <= 2^14, so each branch result
- * is below 2^30 in magnitude and their sum fits int32; saturation to int16 at the end. */
+/* The residual stream add: out = sat16(((a - zp1) m1 + (b - zp2) m2 + 2^(shift - 1)) >> shift).
+ * Overflow: |a - zp| <= 2^16 and |m| < 2^31, so each product is below 2^47 and their sum below 2^48
+ * (int64 exact); the generator keeps shift in [1, 62]; saturation to int16 at the end. */
 void ek_residual_add_s16(const ek_residual_add_params_t *p, const void *const *inputs, void *const *outputs,
                          void *scratch)
 {
     const void *a = inputs[0];
     const void *b = p->in2_const ? (const void *)p->in2_data : inputs[1];
     int16_t *out = (int16_t *)outputs[0];
+    const int64_t m1 = p->in1_multiplier, m2 = p->in2_multiplier;
     int32_t i;
     (void)scratch;
     for (i = 0; i < p->size; ++i) {
@@ -203,7 +219,7 @@ void ek_residual_add_s16(const ek_residual_add_params_t *p, const void *const *i
                            - p->in1_zero_point;
         const int32_t vb = (p->in2_int16 ? (int32_t)((const int16_t *)b)[i] : (int32_t)((const int8_t *)b)[i])
                            - p->in2_zero_point;
-        const int32_t v = ek_mbqm(va, p->in1.multiplier, p->in1.shift) + ek_mbqm(vb, p->in2.multiplier, p->in2.shift);
+        const int32_t v = ek_dyadic(va * m1 + vb * m2, p->shift);
         out[i] = (int16_t)ek_clamp32(v, -32768, 32767);
     }
 }
