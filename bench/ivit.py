@@ -1,6 +1,7 @@
-"""I-ViT integer-only deit_tiny: accuracy, per-op error, bit-exactness, device cost.
+"""I-ViT integer-only zoo transformers: accuracy, per-op error, bit-exactness, device cost.
 
-    python bench/ivit.py --json bench/results/ivit.json --md bench/results/ivit.md [--limit 10000]
+    python bench/ivit.py [--model deit_tiny|mobilevit_xxs] [--limit 10000]
+        (writes bench/results/ivit_MODEL.json and .md)
 
 Measures, on the CIFAR-10 test set of ``../shared`` (all 10,000 images by default):
 
@@ -113,10 +114,13 @@ def _op_type(label: str) -> str:
     op = label.split("+")[0].split("#")[0]
     return {"EK_SHIFTMAX": "Shiftmax", "EK_SHIFTGELU": "ShiftGELU", "EK_LAYERNORM": "I-LayerNorm",
             "EK_RESIDUAL_ADD": "residual add (int16)", "BATCH_MATMUL": "attention matmuls",
-            "FULLY_CONNECTED": "linear (FC)", "CONV_2D": "patch embedding (conv)"}.get(op, "data movement")
+            "FULLY_CONNECTED": "linear (FC)", "CONV_2D": "convolutions", "DEPTHWISE_CONV_2D": "convolutions",
+            "ADD": "int8 add", "AVERAGE_POOL_2D": "pooling"}.get(op, "data movement")
 
 
-def device_figures(model: Path, x: np.ndarray, work: Path, float_model: Path | None) -> dict:
+def device_figures(model: Path, x: np.ndarray, work: Path, float_model: Path | None,
+                   x_float: np.ndarray | None = None) -> dict:
+    """The integer model on the emulated NUCLEO-F446RE; the float32 build on the NUCLEO-L4R5ZI."""
     from edgekit.device.session import run_library
     from edgekit.pipeline import compile_model, generate
     from edgekit.targets import get_board
@@ -135,22 +139,21 @@ def device_figures(model: Path, x: np.ndarray, work: Path, float_model: Path | N
            "device_images": len(x),
            "device_bitexact_with_host": bool(np.array_equal(run.outputs.reshape(host_out.shape), host_out)),
            "split": dict(sorted(split.items(), key=lambda kv: -kv[1]))}
-    if float_model is not None:  # 845 KB of float32 weights: the 2 MiB-flash Cortex-M4 board
-        out["float32"] = float32_figures(float_model, work / "f32", get_board("nucleo-l4r5zi"))
+    if float_model is not None:  # float32 weights (4 B each) outgrow the F446RE: the 2 MiB-flash Cortex-M4 board
+        out["float32"] = float32_figures(float_model, work / "f32", get_board("nucleo-l4r5zi"), x_float)
     return out
 
 
-def float32_figures(float_model: Path, work: Path, board) -> dict:  # type: ignore[no-untyped-def]
+def float32_figures(float_model: Path, work: Path, board, x: np.ndarray) -> dict:  # type: ignore[no-untyped-def]
     """The unquantized model on the same board (float32 kernels, FPU), when edgekit can build it."""
     try:
-        from edgekit.data import random_inputs
         from edgekit.device.session import run_library
         from edgekit.pipeline import generate
 
-        lib = generate(float_model, work / "lib", "deit_f32", precision="float32")  # type: ignore[call-arg]
-        x = random_inputs(tuple(lib.info.input.shape), lib.info.input.dtype, 2, seed=0)
+        lib = generate(float_model, work / "lib", "deit_f32", precision="float32")
         run = run_library(lib, board, x, emulate=True, work_dir=work / "fw", per_layer=False, progress=False)
-        return {"instructions": int(run.ticks.max()), "rom_bytes": int(run.rom_bytes), "ram_bytes": int(run.ram_bytes),
+        return {"instructions": int(run.ticks.max()), "images": len(x), "rom_bytes": int(run.rom_bytes),
+                "ram_bytes": int(run.ram_bytes),
                 "board": board.name}
     except Exception as err:  # noqa: BLE001 - the baseline is optional: say why it is missing
         return {"error": f"{type(err).__name__}: {err}"}
@@ -164,9 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device-images", type=int, default=20)
     ap.add_argument("--error-images", type=int, default=100)
     ap.add_argument("--no-device", action="store_true")
-    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "ivit.json")
-    ap.add_argument("--md", type=Path, default=ROOT / "bench" / "results" / "ivit.md")
+    ap.add_argument("--model", default="deit_tiny", choices=["deit_tiny", "mobilevit_xxs"])
+    ap.add_argument("--json", type=Path, default=None, help="default bench/results/ivit_MODEL.json")
+    ap.add_argument("--md", type=Path, default=None, help="default bench/results/ivit_MODEL.md")
     args = ap.parse_args(argv)
+    args.json = args.json or ROOT / "bench" / "results" / f"ivit_{args.model}.json"
+    args.md = args.md or ROOT / "bench" / "results" / f"ivit_{args.model}.md"
 
     from edgekit import pipeline
     from edgekit.data import load_dataset
@@ -175,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     from edgekit.quant.simulate import simulate_ptq
     from edgekit.zoo import save_for_frontend
 
-    row: dict = {"model": "deit_tiny", "calibration_images": args.num_calib}
+    row: dict = {"model": args.model, "calibration_images": args.num_calib}
     with tempfile.TemporaryDirectory(prefix="edgekit-ivit-") as tmp:
         work = Path(tmp)
-        ckpt = save_for_frontend("deit_tiny", work / "deit_tiny.pt")
+        ckpt = save_for_frontend(args.model, work / f"{args.model}.pt")
         test = load_dataset(CIFAR / "cifar10_test_jpeg.npz", limit=args.limit, seed=0)
         labels = np.asarray(test.labels)
         row["test_images"] = len(test)
@@ -197,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                                    config=PTQConfig(progress=False))
         row["quantize_s"] = round(time.perf_counter() - t1, 1)
         row["calibration_device"] = result.calibration.device
-        model = work / "deit_tiny_ivit.tflite"
+        model = work / f"{args.model}_ivit.tflite"
         model.write_bytes(result.tflite)
         row["model_file_bytes"] = len(result.tflite)
         graph = pipeline.load(model)
@@ -216,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         row["op_errors"] = op_errors(graph, result.prepared, x_float[:args.error_images])
         row["bench_s"] = round(time.perf_counter() - t0, 1)
         if not args.no_device:
-            row["device"] = device_figures(model, x_int[:args.device_images], work / "dev", ckpt)
+            row["device"] = device_figures(model, x_int[:args.device_images], work / "dev", ckpt,
+                                           x_float[:2].astype(np.float32))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(row, indent=2) + "\n")
     args.md.write_text(markdown(row))
@@ -254,7 +261,7 @@ def markdown(r: dict) -> str:
             out.append(f"| {k} | {v:,} | {100 * v / total:.1f} % |")
         f32 = dev.get("float32", {})
         if "instructions" in f32:
-            out += ["", f"float32 build ({f32['board']}, Cortex-M4F FPU; its 845 KB of float weights do not fit the "
+            out += ["", f"float32 build ({f32['board']}, Cortex-M4F FPU; the float weights do not fit the "
                     f"F446RE): {f32['instructions']:,} instructions per inference "
                     f"({f32['instructions'] / dev['instructions']:.2f}× the integer model), "
                     f"ROM {f32['rom_bytes']:,} B, RAM {f32['ram_bytes']:,} B."]

@@ -7,7 +7,10 @@ exponent multiplier), ``sigma(−alpha|x|) = e/(1+e)`` by one division, ``sigma(
 symmetry, then ``xc·sigma`` (scale ``s_in·2^-15``) requantized to the output with I-ViT's dyadic
 requantization (one multiply, one rounding shift). The exponential underflows to 0 for large |x| instead of
 clipping, so no calibrated range makes it wrong (I-ViT's fixed ``n = 23`` gives GELU(−7) ≈ −3.3
-when the row maximum is large). Float: ``x·sigmoid(alpha·x)``. In a quantized file it is a
+when the row maximum is large). The fast kernels tabulate this integer function over the 256
+int8 inputs at generation time (``ek_lut_s8``: one load per element); the portable kernels run
+the arithmetic per element (``ek_shift_gelu_s8``); both give the same bytes. Float:
+``x·sigmoid(alpha·x)``. In a quantized file it is a
 CUSTOM operator with options ``{alpha}``.
 """
 
@@ -16,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.ir.graph import Graph, Node
+from edgekit.ops import _fast, _ivit
 from edgekit.ops import _float as fl
-from edgekit.ops import _ivit
 from edgekit.ops import _util as u
 from edgekit.ops.params import KernelParams, c_struct
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register
@@ -42,6 +45,12 @@ class ShiftGeluParams(KernelParams):
     output_zero_point: int
     exp_multiplier: int
     output: Dyadic
+
+
+@c_struct("ek_lut_s8_params_t")
+class LutParams(KernelParams):
+    size: int
+    table: np.ndarray  # int8[256], indexed by x + 128
 
 
 def _alpha(node: Node) -> float:
@@ -80,8 +89,15 @@ def run_float(ex: fl.FloatContext, node: Node, args: list) -> list:
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    """Fast kernels: a 256-entry table of the integer function (one load per element, 256 B of
+    flash); portable kernels: the ShiftGELU arithmetic per element. Both give the same bytes."""
     x, y = u.unary_int8(graph, node)
-    return KernelCall(func="ek_shift_gelu_s8", params=_params(graph, node), inputs=[x.id], outputs=[y.id],
+    p = _params(graph, node)
+    if _fast.kernels() == "fast":
+        table = shift_gelu_reference(np.arange(-128, 128, dtype=np.int64).astype(np.int8), p)
+        return KernelCall(func="ek_lut_s8", params=LutParams(size=p.size, table=table), inputs=[x.id],
+                          outputs=[y.id], may_alias_input=(0,), runtime_sources=("ek_ivit.c",))
+    return KernelCall(func="ek_shift_gelu_s8", params=p, inputs=[x.id], outputs=[y.id],
                       may_alias_input=(0,), runtime_sources=("ek_ivit.c",))
 
 

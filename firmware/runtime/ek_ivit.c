@@ -117,6 +117,19 @@ void ek_shift_gelu_s8(const ek_shift_gelu_params_t *p, const void *const *inputs
     }
 }
 
+/* y = table[x + 128]: any int8 -> int8 function tabulated at generation time (no overflow: an
+ * index in [0, 255]). In place is fine (each element is read before it is written). */
+void ek_lut_s8(const ek_lut_s8_params_t *p, const void *const *inputs, void *const *outputs, void *scratch)
+{
+    const int8_t *in = (const int8_t *)inputs[0];
+    int8_t *out = (int8_t *)outputs[0];
+    int32_t i;
+    (void)scratch;
+    for (i = 0; i < p->size; ++i) {
+        out[i] = p->table[(int32_t)in[i] + 128];
+    }
+}
+
 /* floor(sqrt(v)) for v < 2^62, exact: the bit-by-bit (digit) method, 31 iterations at most. */
 static uint32_t ek_isqrt64(uint64_t v)
 {

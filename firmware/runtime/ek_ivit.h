@@ -49,6 +49,13 @@ typedef struct {
     ek_dyadic_t output;
 } ek_shift_gelu_params_t;
 
+/* A 256-entry table of an int8 -> int8 function (the fast kernels' ShiftGELU/ShiftSiLU: the
+ * generator fills it with the op's integer function, ek_shift_gelu_s8's arithmetic). */
+typedef struct {
+    int32_t size;
+    const int8_t *table; /* [256], indexed by x + 128 */
+} ek_lut_s8_params_t;
+
 /* EK_LAYERNORM (I-LayerNorm): rows of `channels` int16 values (scale s, zero point 0; or int8
  * with any zero point, which cancels, when input_int16 = 0) -> int8. Per channel c:
  * out = output_zero_point + bias[c] + dyadic(z, mult[c], shift[c]) with z the normalized value
@@ -84,6 +91,7 @@ void ek_shiftmax_s8(const ek_shiftmax_params_t *p, const void *const *inputs, vo
 int32_t ek_shiftmax_s8_scratch_bytes(const ek_shiftmax_params_t *p);
 void ek_shift_gelu_s8(const ek_shift_gelu_params_t *p, const void *const *inputs, void *const *outputs,
                       void *scratch);
+void ek_lut_s8(const ek_lut_s8_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
 void ek_layernorm_s8(const ek_layernorm_params_t *p, const void *const *inputs, void *const *outputs,
                      void *scratch);
 void ek_residual_add_s16(const ek_residual_add_params_t *p, const void *const *inputs, void *const *outputs,
