@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                                    config=PTQConfig(progress=False))
         row["quantize_s"] = round(time.perf_counter() - t1, 1)
         row["calibration_device"] = result.calibration.device
+        row["calibration_s"] = round(result.calibration.seconds, 1)
         model = work / f"{args.model}_ivit.tflite"
         model.write_bytes(result.tflite)
         row["model_file_bytes"] = len(result.tflite)
@@ -241,7 +242,7 @@ def markdown(r: dict) -> str:
            f"({r['delta_vs_float']:+.2f}) |", "",
            f"Generated C vs Python integer reference on {r['reference_images']:,} images: "
            f"{'bit-exact' if r['c_bitexact_with_reference'] else 'NOT bit-exact'}. Conversion "
-           f"{r['quantize_s']} s on {r['calibration_device']}.", "",
+           f"{r['quantize_s']} s (calibration {r.get('calibration_s', '?')} s) on {r['calibration_device']}.", "",
            "Per integer op type, against the float function it replaces (op by op, on the float model's "
            "activations, where the float result lies in the op's calibrated output range; the last column is the "
            "share of outputs beyond it, which saturate):", "",
