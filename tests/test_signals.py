@@ -89,3 +89,14 @@ def test_qemu_dies_with_edgekit_even_on_sigkill(tmp_path: Path) -> None:
     while qemu_processes(str(tmp)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert qemu_processes(str(tmp)) == []
+
+
+def test_output_piped_into_a_reader_that_stopped_is_not_an_error() -> None:
+    """`edgekit boards | true`: the pipe is closed before edgekit writes; no 'internal error' line."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before edgekit starts writing
+    proc = subprocess.run([sys.executable, "-m", "edgekit.cli", "boards"], stdout=write_end,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(write_end)
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141

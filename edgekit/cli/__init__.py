@@ -51,6 +51,10 @@ class _Group(click.Group):
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # output piped into a reader that stopped (`| head`): not an error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second failure when Python flushes stdout at exit
+            sys.exit(141)
         except Exception as err:  # noqa: BLE001 - a bug: one line for the user, the traceback on request
             if os.environ.get("EDGEKIT_DEBUG"):
                 traceback.print_exc()

@@ -20,8 +20,8 @@ example input and converts node by node:
 ``1×H×W×C·M``) and axis arguments are mapped. The graph input is NHWC, so the
 preprocessing of a converted model is channels-last (``Preprocess.channels_first`` False);
 the description of a quantized model records ``"input_layout": "NHWC (torch NCHW)"``. An
-NCHW flatten of an H×W>1 map becomes TRANSPOSE + RESHAPE (a float op; quantized models
-should pool first, as ResNets and MobileNets do).
+NCHW flatten of an H×W>1 map becomes TRANSPOSE + RESHAPE (a copy kernel in quantized models;
+pooling first, as ResNets and MobileNets do, avoids it).
 
 A 4-D model output stays NHWC too. The batch axis is axis 0 and stays there (batch 1 in the IR).
 
