@@ -190,3 +190,13 @@ def test_the_integer_vit_on_the_emulated_nucleo_is_bit_exact_with_host(tiny_vit,
     ref = IntExecutor(pipeline.load(path)).run(x)[0]
     np.testing.assert_array_equal(run.outputs.reshape(ref.shape), ref)
     assert int(run.ticks.min()) > 0
+
+
+def test_ptq_of_a_transformer_points_to_the_ivit_method() -> None:
+    from edgekit.errors import UnsupportedOpError
+    from edgekit.quant.ptq import quantize_graph
+
+    graph = from_torch(_tiny_vit(), torch.zeros(1, 3, 8, 8), "tiny")
+    calib = np.random.default_rng(0).normal(0, 1, size=(8, 8, 8, 3)).astype(np.float32)
+    with pytest.raises(UnsupportedOpError, match="--method ivit"):
+        quantize_graph(graph, calib, Preprocess(input_shape=(8, 8, 3), dtype="float32"), PTQConfig(progress=False))

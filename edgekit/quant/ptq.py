@@ -366,9 +366,15 @@ class _QuantizedGraphBuilder:
         return Node(index=k, op=node.op, inputs=ins, outputs=outs, attrs=_options(node))
 
 
+#: float ops that `--method ivit` turns into edgekit's integer transformer ops
+IVIT_OPS = ("LAYER_NORM", "GELU")
+
+
 def _not_quantizable(node: Node) -> UnsupportedOpError:
+    hint = ("; a transformer quantizes integer-only with --method ivit (I-LayerNorm, ShiftGELU, Shiftmax)"
+            if node.op in IVIT_OPS else "")
     return UnsupportedOpError(
-        f"PTQ cannot quantize {node.op} ({node.label}): edgekit has no int8 kernel for it; "
+        f"PTQ cannot quantize {node.op} ({node.label}): edgekit has no int8 kernel for it{hint}; "
         f"int8 ops: {', '.join(quantizable_ops())}")
 
 
