@@ -1,6 +1,6 @@
 """I-ViT integer-only zoo transformers: accuracy, per-op error, bit-exactness, device cost.
 
-    python bench/ivit.py [--model deit_tiny|mobilevit_xxs] [--limit 10000]
+    python bench/ivit.py [--model deit_tiny|mobilevit_xxs|efficientformer_xs] [--limit 10000]
         (writes bench/results/ivit_MODEL.json and .md)
 
 Measures, on the CIFAR-10 test set of ``../shared`` (all 10,000 images by default):
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device-images", type=int, default=20)
     ap.add_argument("--error-images", type=int, default=100)
     ap.add_argument("--no-device", action="store_true")
-    ap.add_argument("--model", default="deit_tiny", choices=["deit_tiny", "mobilevit_xxs"])
+    ap.add_argument("--model", default="deit_tiny", choices=["deit_tiny", "mobilevit_xxs", "efficientformer_xs"])
     ap.add_argument("--json", type=Path, default=None, help="default bench/results/ivit_MODEL.json")
     ap.add_argument("--md", type=Path, default=None, help="default bench/results/ivit_MODEL.md")
     args = ap.parse_args(argv)

@@ -29,8 +29,8 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def test_zoo_lists_the_four_models() -> None:
-    assert set(ZOO) == {"resnet8", "mobilenetv2_64", "mobilevit_xxs", "deit_tiny"}
+def test_zoo_lists_its_models() -> None:
+    assert set(ZOO) == {"resnet8", "mobilenetv2_64", "mobilevit_xxs", "deit_tiny", "efficientformer_xs"}
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))

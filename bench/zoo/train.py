@@ -48,6 +48,7 @@ RECIPES: dict[str, Recipe] = {
     "mobilenetv2_64": Recipe("sgd", 0.2, 2e-4),
     "deit_tiny": Recipe("adamw", 2e-3, 0.05, pct_start=0.2),
     "mobilevit_xxs": Recipe("adamw", 2e-3, 0.02, pct_start=0.2),
+    "efficientformer_xs": Recipe("adamw", 2e-3, 0.05, pct_start=0.2),
 }
 
 

@@ -298,3 +298,55 @@ class DeiT(nn.Module):
 
 def deit_tiny() -> DeiT:
     return DeiT()
+
+
+# --------------------------------------------------------------------------- EfficientFormer
+
+
+class Meta4D(nn.Module):
+    """EfficientFormer's 4-D MetaBlock: x + (avgpool3×3(x) − x) (the pooling token mixer), then
+    x + conv1×1(GELU(BN(conv1×1(x)))) (the conv MLP, BatchNorm folded at conversion)."""
+
+    def __init__(self, dim: int, mlp_ratio: float = 2.0) -> None:
+        super().__init__()
+        hidden = int(dim * mlp_ratio)
+        self.pool = nn.AvgPool2d(3, 1, 1, count_include_pad=False)  # TFLite's SAME average pooling
+        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.bn1 = nn.BatchNorm2d(hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Conv2d(hidden, dim, 1)
+        self.bn2 = nn.BatchNorm2d(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + (self.pool(x) - x)
+        return x + self.bn2(self.fc2(self.act(self.bn1(self.fc1(x)))))
+
+
+class EfficientFormer(nn.Module):
+    """EfficientFormer-style hybrid (Li et al., 2022) for 32×32 input: a conv stem, two stages of
+    4-D MetaBlocks (pooling mixer + conv MLP) with strided-conv downsampling, then the 4×4 map
+    flattened to 16 tokens for 3-D MetaBlocks (pre-norm attention + MLP), LayerNorm, token mean,
+    linear head."""
+
+    def __init__(self, widths: tuple[int, int, int] = (32, 64, 96), depth4d: int = 2, depth3d: int = 2,
+                 heads: int = 2, num_classes: int = NUM_CLASSES) -> None:
+        super().__init__()
+        w1, w2, w3 = widths
+        self.stem = nn.Sequential(_conv_bn(3, 16, 3, 1, act=nn.ReLU), _conv_bn(16, w1, 3, 2, act=nn.ReLU))  # 16×16
+        self.stage1 = nn.Sequential(*[Meta4D(w1) for _ in range(depth4d)])
+        self.down1 = _conv_bn(w1, w2, 3, 2, act=None)  # 8×8
+        self.stage2 = nn.Sequential(*[Meta4D(w2) for _ in range(depth4d)])
+        self.down2 = _conv_bn(w2, w3, 3, 2, act=None)  # 4×4
+        self.blocks = nn.Sequential(*[TransformerBlock(w3, heads, 2.0, nn.GELU) for _ in range(depth3d)])
+        self.norm = nn.LayerNorm(w3)
+        self.head = nn.Linear(w3, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.down2(self.stage2(self.down1(self.stage1(self.stem(x)))))
+        t = x.flatten(2).permute(0, 2, 1)  # B×16×C tokens
+        t = self.norm(self.blocks(t))
+        return self.head(t.mean(dim=1))
+
+
+def efficientformer_xs() -> EfficientFormer:
+    return EfficientFormer()

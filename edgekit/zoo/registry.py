@@ -91,6 +91,13 @@ ZOO: dict[str, ZooEntry] = {
             230_778,
             "MobileViT-xxs-style hybrid: MV2 blocks + 2 MobileViT blocks (d 48/64, 2 layers each)",
         ),
+        ZooEntry(
+            "efficientformer_xs",
+            models.efficientformer_xs,
+            (32, 32),
+            272_602,
+            "EfficientFormer-style hybrid: pooling-mixer MetaBlocks (32/64 ch) + 2 attention MetaBlocks (d 96)",
+        ),
     )
 }
 
