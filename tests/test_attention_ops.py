@@ -419,9 +419,10 @@ def test_integer_reference_matches_the_c(op: str) -> None:
         int_reference_matches_c(OP_GENERATORS[op](np.random.default_rng(seed)), seed)
 
 
+@pytest.mark.parametrize("op", ["ADD", "SUB"])
 @pytest.mark.parametrize("seed", range(4))
-def test_add_integer_reference_matches_the_c(seed: int) -> None:
-    """ADD of an activation and a constant (same or broadcast shape), or of two activations."""
+def test_add_integer_reference_matches_the_c(seed: int, op: str) -> None:
+    """ADD/SUB of an activation and a constant (same or broadcast shape), or of two activations."""
     rng = np.random.default_rng(seed)
     s = Spec(rng)
     h, w, c = (int(v) for v in rng.integers(1, 6, size=3))
@@ -433,7 +434,7 @@ def test_add_integer_reference_matches_the_c(seed: int) -> None:
     y = s.act((1, h, w, c), s.q(-2.0, -0.5))
     act = ["NONE", "RELU", "RELU6", "NONE"][seed]
     ins = [x, b] if rng.random() < 0.5 else [b, x]
-    spec = s.spec(x, s.op("ADD", ins, y, fused_activation_function=act))
+    spec = s.spec(x, s.op(op, ins, y, fused_activation_function=act))
     check(spec, seed)
 
 

@@ -39,19 +39,23 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     return u.lower_add_like(graph, node, "ek_add_s8", add_multipliers)
 
 
-def run_int(graph: Graph, node: Node, args: list) -> list:
-    """TFLM's reference int8 Add (broadcasting) on the parameters ``lower`` computes: each input
-    plus its offset, shifted left by 20, rescaled (MultiplyByQuantizedMultiplierSmallerThanOneExp),
-    summed in int32, rescaled to the output, + zp_out, clamped to the activation range."""
-    p = lower(graph, node).params
+def add_like_reference(graph: Graph, node: Node, args: list, p: object, sign: int) -> list:
+    """TFLM's reference int8 Add (sign 1) or Sub (sign −1), broadcasting, on the parameters the
+    op's ``lower`` computed: each input plus its offset, shifted left by 20, rescaled
+    (MultiplyByQuantizedMultiplierSmallerThanOneExp), added or subtracted in int32, rescaled to
+    the output, + zp_out, clamped to the activation range."""
     if not isinstance(p, AddParams):
-        raise u.unsupported(node, "no integer reference for this ADD (int8 only)")
+        raise u.unsupported(node, f"no integer reference for this {node.op} (int8 only)")
     ar = p.arith
     a, b = _int.aligned(_int.operand(graph, node, args, 0), _int.operand(graph, node, args, 1))
     v1 = _int.requant((a + ar.input1_offset) << ar.left_shift, ar.input1.multiplier, ar.input1.shift)
     v2 = _int.requant((b + ar.input2_offset) << ar.left_shift, ar.input2.multiplier, ar.input2.shift)
-    y = _int.requant(_int.wrap32(v1 + v2), ar.output.multiplier, ar.output.shift) + ar.output_offset
+    y = _int.requant(_int.wrap32(v1 + sign * v2), ar.output.multiplier, ar.output.shift) + ar.output_offset
     return [_int.unsamples(_int.clamp_int8(y, ar.act_min, ar.act_max), u.out_shape(graph, node))]
+
+
+def run_int(graph: Graph, node: Node, args: list) -> list:
+    return add_like_reference(graph, node, args, lower(graph, node).params, 1)
 
 
 register(OpDef(

@@ -10,7 +10,7 @@ from edgekit.ir.graph import Graph, Node
 from edgekit.ops import _f32
 from edgekit.ops import _float as fl
 from edgekit.ops import _util as u
-from edgekit.ops.add import LEFT_SHIFT
+from edgekit.ops.add import LEFT_SHIFT, add_like_reference
 from edgekit.ops.params import Multiplier
 from edgekit.ops.registry import KernelCall, OpDef, QuantRule, register, versions
 
@@ -35,8 +35,14 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     return u.lower_add_like(graph, node, "ek_sub_s8", sub_multipliers)
 
 
+def run_int(graph: Graph, node: Node, args: list) -> list:
+    """TFLM's reference int8 Sub: ADD's arithmetic with the scaled inputs subtracted."""
+    return add_like_reference(graph, node, args, lower(graph, node).params, -1)
+
+
 register(OpDef(
     name="SUB",
+    run_int=run_int,
     infer_shapes=u.binary_infer_shapes,
     macs=u.elementwise_macs,
     run_float=run_float,
