@@ -105,16 +105,30 @@ def load_float_model(path: Path | str, *, pixel_scale: Any = None, pixel_offset:
 
 def quantize(model: Path | str, calib: Path | str | Dataset, *, num_calib: int = 1000, seed: int = 0,
              config: PTQConfig | None = None, pixel_scale: Any = None, pixel_offset: Any = None,
-             method: str = "ptq") -> PTQResult:
+             method: str = "ptq", bits: str = "W8A8", search_images: int = 32) -> PTQResult:
     """Quantization of a float model file with `num_calib` class-balanced samples of `calib`:
-    ``ptq`` (full int8, TFLite builtins) or ``ivit`` (integer-only transformer, :mod:`edgekit.quant.ivit`);
+    ``ptq`` (full int8, TFLite builtins), ``ivit`` (integer-only transformer, :mod:`edgekit.quant.ivit`)
+    or a ViT PTQ method of :mod:`edgekit.quant.methods` (``qhyvit``, ``easyquant``, ``repqvit``,
+    ``ptq4vit``, ``fqvit``) lowered onto the same integer-only graph at `bits` (``W8A8``/``W4A8``);
     the result's ``graph`` is the quantized graph (``tflite`` its file bytes)."""
     require_torch("quantize")
+    from edgekit.quant.fakequant import parse_bits
     from edgekit.quant.ivit import quantize_ivit
-    from edgekit.quant.ptq import quantize_graph
+    from edgekit.quant.ptq import PTQConfig, quantize_graph
 
-    if method not in ("ptq", "ivit"):
-        raise EdgekitError(f"unknown quantization method {method!r}; use ptq or ivit")
+    if method not in ("ptq", "ivit") + SEARCH_METHODS:
+        raise EdgekitError(f"unknown quantization method {method!r}; use ptq, ivit or {', '.join(SEARCH_METHODS)}")
+    w_bits, a_bits = parse_bits(bits)
+    if method in ("ptq", "ivit") and (w_bits, a_bits) != (8, 8):
+        raise EdgekitError(f"--method {method} quantizes to W8A8; for --bits {bits} use --method qhyvit "
+                           "(or easyquant, repqvit)")
+    if method in SEARCH_METHODS and a_bits != 8:
+        raise EdgekitError(f"--bits {bits}: edgekit's integer kernels run 8-bit activations; deployable settings are "
+                           "W8A8 and W4A8 (bench/qhyvit.py measures W6A6 and W4A4 in simulation)")
+    if method in ("ptq4vit", "fqvit"):
+        kind = "twin-uniform" if method == "ptq4vit" else "log2 softmax and power-of-two LayerNorm-input"
+        raise EdgekitError(f"--method {method} uses {kind} quantizers, which edgekit's integer kernels do not run; "
+                           "it is a baseline measured in simulation (bench/qhyvit.py); deploy with --method qhyvit")
 
     fm = load_float_model(model, pixel_scale=pixel_scale, pixel_offset=pixel_offset)
     ds = calib if isinstance(calib, Dataset) else load_dataset(calib, limit=num_calib, seed=seed)
@@ -122,8 +136,20 @@ def quantize(model: Path | str, calib: Path | str | Dataset, *, num_calib: int =
         ds = Dataset(ds.images[:num_calib], None if ds.labels is None else ds.labels[:num_calib],
                      ds.class_names, ds.source)
     x = fm.preprocess.apply(ds.images, source=ds.source)
+    description = {"source": Path(fm.source).name, "seed": seed}
+    if method in SEARCH_METHODS:
+        from edgekit.quant.methods import integer_graph, quantize_method
+
+        cfg = config or PTQConfig()
+        found = quantize_method(fm.graph, x, fm.preprocess, method, w_bits, a_bits, device=cfg.device or "cpu",
+                                search_images=search_images, deployable=True, progress=cfg.progress)
+        return integer_graph(found, fm.graph.name, fm.preprocess, description)
     run = quantize_ivit if method == "ivit" else quantize_graph
-    return run(fm.graph, x, fm.preprocess, config, description={"source": Path(fm.source).name, "seed": seed})
+    return run(fm.graph, x, fm.preprocess, config, description=description)
+
+
+#: the ViT PTQ methods (edgekit.quant.methods) that `quantize` lowers onto the integer-only graph
+SEARCH_METHODS = ("qhyvit", "easyquant", "repqvit", "ptq4vit", "fqvit")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from edgekit.ops.registry import FloatFn, lookup, supported_ops
 
 __all__ = ["FloatExecutor", "pick_device", "float_ops"]
 
-TensorHook = Callable[[int, torch.Tensor], None]
+TensorHook = Callable[[int, torch.Tensor], "torch.Tensor | None"]
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -49,6 +49,10 @@ def pick_device(device: str | None = None) -> torch.device:
 def float_ops() -> list[str]:
     """The ops the float executor runs (those with float semantics in their op module)."""
     return [name for name in supported_ops() if lookup(name).run_float is not None]  # type: ignore[union-attr]
+
+
+def _replaced(value: torch.Tensor, new: torch.Tensor | None) -> torch.Tensor:
+    return value if new is None else new
 
 
 class FloatExecutor:
@@ -106,7 +110,8 @@ class FloatExecutor:
                 keep: Iterable[int] | bool = False) -> dict[int, torch.Tensor]:
         """Run on torch tensors already on the device; returns the kept (and output) tensors.
 
-        `hook(tensor_id, value)` is called for every graph input and every node output.
+        `hook(tensor_id, value)` is called for every graph input and every node output; a tensor
+        it returns replaces the value (fake quantization), None keeps it.
         """
         g = self.graph
         if len(inputs) != len(g.inputs):
@@ -122,9 +127,9 @@ class FloatExecutor:
         env: dict[int, torch.Tensor] = {}
         self._batch = int(inputs[0].shape[0]) if inputs and inputs[0].dim() > 0 else 1
         for tid, x in zip(g.inputs, inputs, strict=True):
-            env[tid] = x
             if hook is not None:
-                hook(tid, x)
+                x = _replaced(x, hook(tid, x))
+            env[tid] = x
         for k, node in enumerate(g.nodes):
             args = [None if i < 0 else (env[i] if i in env else self.const(i) if g.tensors[i].is_const else None)
                     for i in node.inputs]
@@ -133,9 +138,9 @@ class FloatExecutor:
                 raise DataError(f"{node.label} reads tensor(s) {missing} before they are computed")
             outs = self._run[k](self, node, args)
             for tid, y in zip(node.outputs, outs, strict=True):
-                env[tid] = y
                 if hook is not None:
-                    hook(tid, y)
+                    y = _replaced(y, hook(tid, y))
+                env[tid] = y
             if not keep_all:
                 for tid in node.inputs:
                     if tid >= 0 and last_use.get(tid) == node.index and tid not in keep_set and tid in env:

@@ -35,7 +35,7 @@ from edgekit.errors import UnsupportedOpError
 from edgekit.ir.graph import Graph, Node, fnv1a32
 from edgekit.metadata import model_description
 from edgekit.ops.ek_shift_gelu import GELU_ALPHA, SILU_ALPHA
-from edgekit.quant.calibrate import calibrate
+from edgekit.quant.calibrate import CalibrationResult, calibrate
 from edgekit.quant.ptq import (
     PTQConfig,
     PTQResult,
@@ -46,9 +46,10 @@ from edgekit.quant.ptq import (
     activation_qparams,
     pixel_input_qparams,
     prepare_graph,
+    range_observer,
 )
 
-__all__ = ["quantize_ivit", "rewrite_for_ivit", "INT16_MAX"]
+__all__ = ["quantize_ivit", "rewrite_for_ivit", "build_integer_graph", "INT16_MAX"]
 
 INT16_MAX = 32767
 
@@ -172,7 +173,7 @@ def quantize_ivit(graph: Graph, calib: np.ndarray, preprocess: Preprocess, confi
         if not _rule(node).int8:
             raise _not_quantizable(node)
     # calibrate the float model itself (the rewritten graph keeps its tensor ids)
-    cal = calibrate(prepared, calib, cfg.observer, device=cfg.device, batch_size=cfg.batch_size,
+    cal = calibrate(prepared, calib, range_observer(cfg.observer), device=cfg.device, batch_size=cfg.batch_size,
                     progress=cfg.progress, observer_options=cfg.observer_options)
     input_q = pixel_input_qparams(preprocess)
     qp = activation_qparams(g, cal.ranges, input_q)
@@ -183,16 +184,31 @@ def quantize_ivit(graph: Graph, calib: np.ndarray, preprocess: Preprocess, confi
         qp = activation_qparams(g, cal.ranges, input_q, fixed=fixed)
     for tid in stream:
         qp[tid] = _stream_qparams(*cal.ranges[tid])
-    qb = _IvitGraphBuilder(g, qp, cfg.per_channel_fc, stream)
+    extra = {"method": "ivit", "observer": cfg.observer, "calibration_samples": cal.samples, **(description or {})}
+    return build_integer_graph(graph.name, prepared, g, stream, qp, preprocess, cal, extra,
+                               per_channel_fc=cfg.per_channel_fc, omse_weights=cfg.observer == "omse")
+
+
+def build_integer_graph(name: str, prepared: Graph, rewritten: Graph, stream: set[int],
+                        qp: dict[int, tuple[float, int]], preprocess: Preprocess, calibration: CalibrationResult,
+                        description: dict[str, Any], *, per_channel_fc: bool = True,
+                        weight_q: dict[int, tuple[np.ndarray, int]] | None = None,
+                        omse_weights: bool = False) -> PTQResult:
+    """The integer graph of a rewritten float graph for the given activation quantization
+    (`qp`: tensor id -> (scale, zp); the stream int16) and, optionally, searched weight scales
+    and bit widths (`weight_q`: weight id -> (scales, bits); default per-channel min/max int8)."""
+    g = rewritten
+    qb = _IvitGraphBuilder(g, qp, per_channel_fc, stream)
+    qb.weight_q = dict(weight_q or {})
+    qb.omse_weights = omse_weights
     inputs = [qb.act(t) for t in g.inputs]
     nodes = [qb.op(n, k) for k, n in enumerate(g.nodes)]
     outputs = [qb.act(t) for t in g.outputs]
     s_in, zp_in = qp[g.inputs[0]]
     int8_pre = replace(preprocess, dtype="int8", input_scale=s_in, input_zero_point=zp_in)
-    extra = {"method": "ivit", "observer": cfg.observer, "calibration_samples": cal.samples, **(description or {})}
-    q = Graph(tensors=qb.tensors, nodes=nodes, inputs=inputs, outputs=outputs, name=graph.name,
-              description=model_description(int8_pre, **extra))
-    result = PTQResult(graph=q, calibration=cal, preprocess=int8_pre, qparams=qp, prepared=prepared)
+    q = Graph(tensors=qb.tensors, nodes=nodes, inputs=inputs, outputs=outputs, name=name,
+              description=model_description(int8_pre, **description))
+    result = PTQResult(graph=q, calibration=calibration, preprocess=int8_pre, qparams=qp, prepared=prepared)
     q.source_hash = fnv1a32(result.tflite)
     return result
 

@@ -220,15 +220,30 @@ def _abs_max(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
     return amax, w64
 
 
-def _finish_weights(w64: np.ndarray, scales: np.ndarray, axis: int | None) -> np.ndarray:
-    """Symmetric int8 weights in [−127, 127] for float32 `scales` (per channel along `axis`)."""
+def _finish_weights(w64: np.ndarray, scales: np.ndarray, axis: int | None, qmax: int = 127) -> np.ndarray:
+    """Symmetric weights in [−qmax, qmax] (int8 storage) for float32 `scales` (per channel along `axis`)."""
     if axis is None:
         s = scales.astype(np.float64)[0]
     else:
         shape = [1] * w64.ndim
         shape[axis] = -1
         s = scales.astype(np.float64).reshape(shape)
-    return np.clip(np.round(w64 / s), -127, 127).astype(np.int8)
+    return np.clip(np.round(w64 / s), -qmax, qmax).astype(np.int8)
+
+
+def l2_weight_scales(w: np.ndarray, axis: int | None, bits: int = 8, steps: int = 100) -> np.ndarray:
+    """OMSE weight scales: per channel along `axis` (or one), the scale ``α·max|w|/qmax`` with α on a
+    `steps`-point grid of (0, 1] minimizing the channel's squared quantization error."""
+    w64 = w.astype(np.float64)
+    wm = w64.reshape(1, -1) if axis is None else np.moveaxis(w64, axis, 0).reshape(w.shape[axis], -1)
+    amax = np.maximum(np.abs(wm).max(1), 1e-12)
+    qmax = 2 ** (bits - 1) - 1
+    alphas = np.arange(1, steps + 1) / steps
+    errs = []
+    for a in alphas:
+        s = a * amax[:, None] / qmax
+        errs.append(((np.clip(np.round(wm / s), -qmax, qmax) * s - wm) ** 2).sum(1))
+    return (alphas[np.argmin(np.stack(errs), 0)] * amax / qmax).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -248,6 +263,10 @@ class _QuantizedGraphBuilder:
         self.per_channel_fc = per_channel_fc
         self.tensors: list[Tensor] = []
         self.index: dict[tuple[str, int], int] = {}
+        #: weight tensor id -> (float32 per-channel scales, bits): searched weight quantization
+        #: (symmetric, [−(2^(b−1)−1), 2^(b−1)−1]; 4-bit weights are stored as packed int4)
+        self.weight_q: dict[int, tuple[np.ndarray, int]] = {}
+        self.omse_weights = False  # --observer omse: L2-optimal weight scales instead of max |w|
 
     def add(self, name: str, shape: tuple[int, ...], dtype: str, data: np.ndarray | None = None,
             scale: np.ndarray | list[float] | None = None, zero_point: list[int] | None = None,
@@ -322,17 +341,26 @@ class _QuantizedGraphBuilder:
             bt = self.g.tensors[b_id]
             assert bt.data is not None
             bias = bt.data.astype(np.float64).reshape(-1)
+        bits = 8
         scales = np.maximum(amax / 127.0, 1e-12)
+        if self.omse_weights and w_id not in self.weight_q:
+            scales = l2_weight_scales(w.data, axis).astype(np.float64)
+        if w_id in self.weight_q:
+            given, bits = self.weight_q[w_id]
+            scales = np.asarray(given, np.float64).reshape(-1)
+            if scales.size != n_ch:
+                raise DataError(f"{node.label}: {scales.size} weight scales for {n_ch} channels")
         if bias is not None:  # keep the int32 bias in range: widen the weight scale if needed
             need = np.abs(bias) / (float(s_in) * (2**31 - 1) * 0.5)
             if n_ch == 1:
                 need = np.array([need.max()])
             scales = np.maximum(scales, need)
         scales = scales.astype(np.float32)
-        wq = _finish_weights(w64, scales, axis)
+        wq = _finish_weights(w64, scales, axis, 2 ** (bits - 1) - 1)
         qdim = axis if axis is not None else 0
         ins = [self.act(x)]
-        ins.append(self.add(w.name, w.shape, "int8", data=wq, scale=scales, zero_point=[0] * n_ch, axis=qdim))
+        ins.append(self.add(w.name, w.shape, "int4" if bits == 4 else "int8", data=wq, scale=scales,
+                            zero_point=[0] * n_ch, axis=qdim))
         if bias is not None:
             bt = self.g.tensors[b_id]
             n_out = bias.size
@@ -364,6 +392,11 @@ class _QuantizedGraphBuilder:
                     ins.append(self.plain_const(tid))
         outs = [self.act(t) for t in node.outputs]
         return Node(index=k, op=node.op, inputs=ins, outputs=outs, attrs=_options(node))
+
+
+def range_observer(observer: str) -> str:
+    """The activation observer of an observer setting (``omse``: MSE ranges plus L2 weight scales)."""
+    return "mse" if observer == "omse" else observer
 
 
 #: float ops that `--method ivit` turns into edgekit's integer transformer ops
@@ -400,10 +433,11 @@ def quantize_graph(graph: Graph, calib: np.ndarray, preprocess: Preprocess, conf
     for node in g.nodes:
         if not _rule(node).int8:
             raise _not_quantizable(node)
-    cal = calibrate(g, calib, cfg.observer, device=cfg.device, batch_size=cfg.batch_size,
+    cal = calibrate(g, calib, range_observer(cfg.observer), device=cfg.device, batch_size=cfg.batch_size,
                     progress=cfg.progress, observer_options=cfg.observer_options)
     qp = activation_qparams(g, cal.ranges, input_qparams or pixel_input_qparams(preprocess))
     qb = _QuantizedGraphBuilder(g, qp, cfg.per_channel_fc)
+    qb.omse_weights = cfg.observer == "omse"
     inputs = [qb.act(t) for t in g.inputs]
     nodes = [qb.op(n, k) for k, n in enumerate(g.nodes)]
     outputs = [qb.act(t) for t in g.outputs]
