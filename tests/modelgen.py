@@ -46,20 +46,21 @@ def qparams_for_range(lo: float, hi: float) -> tuple[float, int]:
     return float(np.float32(scale)), zp
 
 
-def quantize_symmetric(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 quantization in [-127, 127], per channel along ``axis`` (None: per tensor)."""
+def quantize_symmetric(w: np.ndarray, axis: int | None, qmax: int = 127) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric quantization in [-qmax, qmax] (int8: 127, int4: 7), per channel along ``axis``
+    (None: per tensor)."""
     if axis is None:
         amax = np.array([np.abs(w).max()])
-        scales = np.maximum(amax, 1e-8) / 127.0
+        scales = np.maximum(amax, 1e-8) / qmax
         q = np.round(w / scales[0])
     else:
         red = tuple(i for i in range(w.ndim) if i != axis)
         amax = np.abs(w).max(axis=red)
-        scales = np.maximum(amax, 1e-8) / 127.0
+        scales = np.maximum(amax, 1e-8) / qmax
         shape = [1] * w.ndim
         shape[axis] = -1
         q = np.round(w / scales.reshape(shape))
-    return np.clip(q, -127, 127).astype(np.int8), scales.astype(np.float32)
+    return np.clip(q, -qmax, qmax).astype(np.int8), scales.astype(np.float32)
 
 
 N_SAMPLES = 16  # calibration batch: random int8 inputs over the whole range
@@ -107,8 +108,10 @@ class Graph:
     min/max, and the samples are then fake-quantized so later layers see what TFLM sees.
     """
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, weight_dtype: str = "int8") -> None:
         self.rng = rng
+        self.weight_dtype = weight_dtype  # "int8" or "int4" (conv, depthwise and FC filters)
+        self.qmax = 7 if weight_dtype == "int4" else 127
         self.tensors: list[TensorSpec] = []
         self.ops: list[OpSpec] = []
         self.samples: dict[int, np.ndarray] = {}
@@ -158,7 +161,7 @@ class Graph:
         zp: Sequence[int] | None = None,
         qdim: int = 0,
     ) -> int:
-        arr = np.asarray(data).astype(dtype)
+        arr = np.asarray(data).astype("int8" if dtype in ("int4", "int2") else dtype)  # sub-byte: one int8 each
         return self._add(
             TensorSpec(
                 f"c{len(self.tensors)}",
@@ -251,8 +254,8 @@ class Graph:
         padding = padding or _pick_padding(r, h, w, kh, kw, dh, dw)
         act = act or str(r.choice(ACTIVATIONS))
         wf = self._weights(cout, kh * kw * cin, x, float(r.uniform(0.5, 3.0)))
-        wq, ws = quantize_symmetric(wf.reshape(cout, kh, kw, cin), axis=0)
-        w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * cout, qdim=0)
+        wq, ws = quantize_symmetric(wf.reshape(cout, kh, kw, cin), axis=0, qmax=self.qmax)
+        w_idx = self.const(wq, self.weight_dtype, scale=ws.tolist(), zp=[0] * cout, qdim=0)
         w_real = wq * ws[:, None, None, None].astype(np.float64)
         taps, _, _ = _windows(self.samples[x], kh, kw, sh, sw, dh, dw, padding)
         pre = sum(sl @ w_real[:, i, j, :].T for i, j, sl in taps)
@@ -291,8 +294,8 @@ class Graph:
         act = act or str(r.choice(ACTIVATIONS))
         cout = cin * m
         wf = self._weights(cout, kh * kw, x, float(r.uniform(0.5, 3.0)))  # (C·M, kh·kw)
-        wq, ws = quantize_symmetric(wf.T.reshape(1, kh, kw, cout), axis=3)
-        w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * cout, qdim=3)
+        wq, ws = quantize_symmetric(wf.T.reshape(1, kh, kw, cout), axis=3, qmax=self.qmax)
+        w_idx = self.const(wq, self.weight_dtype, scale=ws.tolist(), zp=[0] * cout, qdim=3)
         w_real = wq[0] * ws.astype(np.float64)
         xs = np.repeat(self.samples[x], m, axis=3)  # output channel c·M+k reads input channel c
         taps, _, _ = _windows(xs, kh, kw, sh, sw, dh, dw, padding)
@@ -328,9 +331,9 @@ class Graph:
         units = units or int(r.integers(1, 17))
         act = act or str(r.choice(ACTIVATIONS))
         wf = self._weights(units, n_in, x, float(r.uniform(0.5, 3.0)))
-        wq, ws = quantize_symmetric(wf, axis=0 if per_channel else None)
+        wq, ws = quantize_symmetric(wf, axis=0 if per_channel else None, qmax=self.qmax)
         n_sc = units if per_channel else 1
-        w_idx = self.const(wq, "int8", scale=ws.tolist(), zp=[0] * n_sc, qdim=0)
+        w_idx = self.const(wq, self.weight_dtype, scale=ws.tolist(), zp=[0] * n_sc, qdim=0)
         xs = self.samples[x]
         xs = xs if keep_num_dims else xs.reshape(N_SAMPLES, n_in)
         pre = xs @ (wq * np.broadcast_to(ws, (units,))[:, None].astype(np.float64)).T

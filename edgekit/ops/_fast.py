@@ -141,3 +141,49 @@ def pack_dw_weights(w: np.ndarray) -> np.ndarray:
     g = w.astype(np.int32).reshape(taps, c // 4, 4).transpose(1, 0, 2)  # group, tap, 4
     lo = (g[..., [0, 1]] & 0xFFFF) | (g[..., [2, 3]] << 16)  # (c, c+2), (c+1, c+3)
     return wrap32(lo.reshape(-1))
+
+
+# ---- int4 weights (ek_int4.h) -------------------------------------------------------------------
+
+def is_int4(dtype: str) -> bool:
+    """A filter stored as packed int4 (the IR's "int4": one int8 value in [-8, 7] per element)."""
+    return dtype == "int4"
+
+
+def pack_int4(values: np.ndarray) -> np.ndarray:
+    """int values in [-8, 7] → packed bytes as int8, TFLite's order: two per byte, the first in the
+    low nibble; an odd count ends with a 0 high nibble (ceil(n/2) bytes)."""
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    if v.size and (v.min() < -8 or v.max() > 7):
+        raise ValueError("int4 values must lie in [-8, 7]")
+    nib = (v & 0xF).astype(np.uint8)
+    if nib.size % 2:
+        nib = np.concatenate([nib, np.zeros(1, np.uint8)])
+    return (nib[0::2] | (nib[1::2] << 4)).view(np.int8)
+
+
+def int4_words(values: np.ndarray) -> np.ndarray:
+    """:func:`pack_int4` padded with 0 bytes to a multiple of 4, as little-endian int32 words (for the
+    optimised kernels, whose `weights` are int32 words)."""
+    b = pack_int4(values)
+    b = np.concatenate([b, np.zeros(-b.size % 4, np.int8)])
+    return b.view("<i4").astype(np.int32)
+
+
+def int32_bytes(w: np.ndarray) -> np.ndarray:
+    """int32 words → their little-endian int8 bytes (the inverse of :func:`words`)."""
+    return np.ascontiguousarray(np.asarray(w, dtype="<i4")).view(np.int8).copy()
+
+
+def gemm_int4_weights(packed_words: np.ndarray) -> np.ndarray:
+    """ek_conv2d_s8_gemm's packed weight words → ek_conv2d_s4_gemm's: the same byte stream, nibble
+    packed (k4/2 bytes per channel; a channel pair starts on a word), padded to whole words."""
+    return int4_words(int32_bytes(packed_words))
+
+
+def dw_int4_weights(w: np.ndarray) -> np.ndarray:
+    """[k_h·k_w, C] (C % 4 == 0) → ek_dwconv2d_s4_fast's words: per 4-channel group and tap,
+    w[c..c+3] in 2 bytes, padded to whole words."""
+    taps, c = w.shape
+    g = np.asarray(w).reshape(taps, c // 4, 4).transpose(1, 0, 2)  # group, tap, 4
+    return int4_words(g.reshape(-1))

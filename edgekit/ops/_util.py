@@ -315,6 +315,12 @@ def lower_add_like(graph: Graph, node: Node, func: str,
                       outputs=[ops["y"].id], may_alias_input=ops["alias"], runtime_sources=("ek_elementwise.c",))
 
 
+def check_int4_range(node: Node, w: Tensor) -> None:
+    """An int4 filter's values (one int8 each in the IR) lie in [-8, 7]."""
+    if w.dtype == "int4" and w.data is not None and w.data.size and (int(w.data.min()) < -8 or int(w.data.max()) > 7):
+        raise unsupported(node, "int4 filter values outside [-8, 7]")
+
+
 def conv_like_params(graph: Graph, node: Node, g: ConvGeometry, channel_axis: int) -> tuple[dict, Tensor, Tensor]:
     """CONV_2D and DEPTHWISE_CONV_2D: checks of the int8 operands and the TFLM parameters they
     share (input offset, per-channel requantization, weights, bias) for the geometry `g`. The
@@ -325,9 +331,10 @@ def conv_like_params(graph: Graph, node: Node, g: ConvGeometry, channel_axis: in
     y = out_tensor(graph, node)
     require_dtype(node, x, ("int8",), "input")
     require_dtype(node, y, ("int8",), "output")
-    require_dtype(node, w, ("int8",), "filter")
+    require_dtype(node, w, ("int8", "int4"), "filter")
     if not w.is_const:
         raise unsupported(node, "a non-constant filter")
+    check_int4_range(node, w)
     s_in, zp_in = per_tensor_q(node, x, "input")
     s_out, zp_out = per_tensor_q(node, y, "output")
     if w.quant is None:

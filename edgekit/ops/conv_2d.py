@@ -1,9 +1,11 @@
-"""CONV_2D: int8 activations, int8 per-channel (or per-tensor) OHWI weights, int32 bias.
+"""CONV_2D: int8 activations, int8 (or int4) per-channel (or per-tensor) OHWI weights, int32 bias.
 
 Float: ``F.conv2d`` over NHWC (weights OHWI → OIHW once), TFLite SAME/VALID padding, grouped
 when the input depth is a multiple of the filter depth. int8: TFLM's reference arithmetic, on
 the portable kernel (``ek_conv2d_s8``, grouped convolutions) or the SMLAD GEMM over im2col
-columns (``ek_conv2d_s8_gemm``, ungrouped; see :mod:`edgekit.ops._fast`).
+columns (``ek_conv2d_s8_gemm``, ungrouped; see :mod:`edgekit.ops._fast`). An int4 filter is
+stored packed and runs on ``ek_conv2d_s4`` / ``ek_conv2d_s4_gemm`` (``ek_int4.h``): the same
+arithmetic on the same values.
 """
 
 from __future__ import annotations
@@ -112,38 +114,51 @@ def _lower_float32(graph: Graph, node: Node) -> KernelCall:
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    return _lower(graph, node, packed=True)
+
+
+def _lower(graph: Graph, node: Node, packed: bool) -> KernelCall:
+    """The kernel call; an int4 filter goes to the int4 kernels (packed weights, ek_int4.h) when
+    `packed`, else (the integer reference) to the int8 kernel on the same values."""
     if _f32.is_float32(graph, node):
         return _lower_float32(graph, node)
     g, f_in_c = _geometry(graph, node)
     fields, x, y = u.conv_like_params(graph, node, g, channel_axis=0)
+    int4 = packed and _fast.is_int4(u.in_tensor(graph, node, 1).dtype)
     if _fast.kernels() == "fast" and f_in_c == g.in_c:
         return gemm_call(g, fields["rq"], fields["weights"].reshape(g.out_c, -1), fields["bias"],
-                         fields["input_offset"], x.id, y.id)
+                         fields["input_offset"], x.id, y.id, int4=int4)
+    if int4:
+        fields = {**fields, "weights": _fast.pack_int4(fields["weights"])}
     return KernelCall(
-        func="ek_conv2d_s8",
+        func="ek_conv2d_s4" if int4 else "ek_conv2d_s8",
         params=Conv2DParams(geom=g, filter_in_c=f_in_c, **fields),
         inputs=[x.id],
         outputs=[y.id],
-        runtime_sources=("ek_conv.c",),
+        runtime_sources=("ek_int4.c",) if int4 else ("ek_conv.c",),
     )
 
 
 def gemm_call(g: ConvGeometry, rq: Requant, w2: np.ndarray, bias: np.ndarray, input_offset: int, x_id: int,
-              y_id: int) -> KernelCall:
+              y_id: int, int4: bool = False) -> KernelCall:
     """The im2col + SMLAD GEMM kernel (ek_conv_dsp.c) for an ungrouped convolution (or an FC
-    viewed as a 1×1 convolution): `w2` is [out_c, K] int8, `rq` TFLM's per-channel requantization."""
+    viewed as a 1×1 convolution): `w2` is [out_c, K] int8, `rq` TFLM's per-channel requantization.
+    `int4`: the values fit int4 and are stored nibble-packed (``ek_conv2d_s4_gemm``, which unpacks a
+    channel pair at a time into 2·k4 more bytes of scratch)."""
     fast = _fast.gemm_params(w2, bias, input_offset, rq.mult, rq.shift)
     rq_fast, mode, triples = _fast.fast_requant(rq, fast["out_mult"], fast["out_shift"], bool(fast["requant_small"]),
                                                 uniform_ok=True)
     params = Conv2DGemmParams(geom=g, k4=fast["k4"], pad_value=fast["pad_value"], requant_small=fast["requant_small"],
-                              rq_mode=int(mode), rq=rq_fast, triples=triples, weights=fast["weights"],
+                              rq_mode=int(mode), rq=rq_fast, triples=triples,
+                              weights=_fast.gemm_int4_weights(fast["weights"]) if int4 else fast["weights"],
                               bias=fast["bias"], fuse_add=0, add=AddArith.none())
+    scratch = _fast.gemm_scratch(fast["k4"], g.in_c, g.batches * g.out_h * g.out_w)
     return KernelCall(
-        func="ek_conv2d_s8_gemm",
+        func="ek_conv2d_s4_gemm" if int4 else "ek_conv2d_s8_gemm",
         params=params,
         inputs=[x_id],
         outputs=[y_id],
-        scratch_bytes=_fast.gemm_scratch(fast["k4"], g.in_c, g.batches * g.out_h * g.out_w),
+        scratch_bytes=scratch + (2 * fast["k4"] if int4 else 0),
         runtime_sources=("ek_conv_dsp.c",),
     )
 
@@ -154,7 +169,7 @@ def run_int(graph: Graph, node: Node, args: list) -> list:
     the filter is shallower than the input), + bias, per-channel MultiplyByQuantizedMultiplier,
     + zp_out, clamped to the activation range."""
     with _fast.kernel_set("portable"):
-        p = lower(graph, node).params
+        p = _lower(graph, node, packed=False).params  # an int4 filter: its values, one int8 each
     if not isinstance(p, Conv2DParams):
         raise u.unsupported(node, "no integer reference for this convolution (int8 only)")
     g = p.geom

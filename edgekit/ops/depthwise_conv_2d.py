@@ -2,7 +2,9 @@
 
 Float: ``F.conv2d`` with one group per input channel. int8: TFLM's reference arithmetic on the
 portable kernel (``ek_dwconv2d_s8``), or four channels per step with 16-bit SIMD
-(``ek_dwconv2d_s8_fast``) when the depth multiplier is 1 and the channels a multiple of 4.
+(``ek_dwconv2d_s8_fast``) when the depth multiplier is 1 and the channels a multiple of 4. An
+int4 filter is stored packed and runs on ``ek_dwconv2d_s4`` / ``ek_dwconv2d_s4_fast``
+(``ek_int4.h``): the same arithmetic on the same values.
 """
 
 from __future__ import annotations
@@ -101,23 +103,33 @@ def _lower_float32(graph: Graph, node: Node) -> KernelCall:
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    return _lower(graph, node, packed=True)
+
+
+def _lower(graph: Graph, node: Node, packed: bool) -> KernelCall:
+    """The kernel call; an int4 filter goes to the int4 kernels (packed weights, ek_int4.h) when
+    `packed`, else (the integer reference) to the int8 kernel on the same values."""
     if _f32.is_float32(graph, node):
         return _lower_float32(graph, node)
     g, mult = _geometry(graph, node)
     fields, x, y = u.conv_like_params(graph, node, g, channel_axis=3)
+    int4 = packed and _fast.is_int4(u.in_tensor(graph, node, 1).dtype)
     if _fast.kernels() == "fast" and mult == 1 and g.in_c % 4 == 0:
-        return _fast_call(g, fields, x.id, y.id)
+        return _fast_call(g, fields, x.id, y.id, int4)
+    if int4:
+        fields = {**fields, "weights": _fast.pack_int4(fields["weights"])}
     return KernelCall(
-        func="ek_dwconv2d_s8",
+        func="ek_dwconv2d_s4" if int4 else "ek_dwconv2d_s8",
         params=DepthwiseConv2DParams(geom=g, depth_multiplier=mult, **fields),
         inputs=[x.id],
         outputs=[y.id],
-        runtime_sources=("ek_conv.c",),
+        runtime_sources=("ek_int4.c",) if int4 else ("ek_conv.c",),
     )
 
 
-def _fast_call(g: ConvGeometry, fields: dict, x_id: int, y_id: int) -> KernelCall:
-    """Four channels per step with 16-bit SIMD (ek_dwconv_dsp.c)."""
+def _fast_call(g: ConvGeometry, fields: dict, x_id: int, y_id: int, int4: bool = False) -> KernelCall:
+    """Four channels per step with 16-bit SIMD (ek_dwconv_dsp.c); `int4`: the weights nibble-packed
+    (``ek_dwconv2d_s4_fast``, one 4-channel group unpacked at a time into 8·k_h·k_w bytes of scratch)."""
     rq: Requant = fields["rq"]
     w = fields["weights"].reshape(g.k_h * g.k_w, g.out_c)
     bound = np.abs(fields["bias"].astype(np.int64)) + 255 * np.abs(w.astype(np.int64)).sum(axis=0)
@@ -127,12 +139,14 @@ def _fast_call(g: ConvGeometry, fields: dict, x_id: int, y_id: int) -> KernelCal
     rq_fast, mode, triples = _fast.fast_requant(rq, rq.mult, out_shift, small, uniform_ok=False)
     params = DepthwiseConv2DFastParams(geom=g, input_offset=fields["input_offset"], requant_small=int(small),
                                        rq_mode=int(mode), rq=rq_fast, triples=triples,
-                                       weights=_fast.pack_dw_weights(w), bias=fields["bias"])
+                                       weights=_fast.dw_int4_weights(w) if int4 else _fast.pack_dw_weights(w),
+                                       bias=fields["bias"])
     return KernelCall(
-        func="ek_dwconv2d_s8_fast",
+        func="ek_dwconv2d_s4_fast" if int4 else "ek_dwconv2d_s8_fast",
         params=params,
         inputs=[x_id],
         outputs=[y_id],
+        scratch_bytes=8 * g.k_h * g.k_w if int4 else 0,
         runtime_sources=("ek_dwconv_dsp.c",),
     )
 
@@ -143,7 +157,7 @@ def run_int(graph: Graph, node: Node, args: list) -> list:
     ``w·(x[c] + input_offset)`` over the in-bounds taps, + bias, per-channel requantization,
     + zp_out, clamped."""
     with _fast.kernel_set("portable"):
-        p = lower(graph, node).params
+        p = _lower(graph, node, packed=False).params  # an int4 filter: its values, one int8 each
     if not isinstance(p, DepthwiseConv2DParams):
         raise u.unsupported(node, "no integer reference for this convolution (int8 only)")
     g = p.geom

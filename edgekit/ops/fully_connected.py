@@ -4,7 +4,8 @@ Float: ``F.linear`` over rows of the weights' depth (``keep_num_dims`` keeps the
 int8: TFLM's reference arithmetic. Per-tensor uses the scale product of
 :func:`fc_per_tensor_multiplier`; per-channel the double product, as TFLM's
 ``CalculateOpDataFullyConnected`` does. In fast builds it runs as a 1×1 convolution on the GEMM
-kernel (``ek_conv2d_s8_gemm``), else on ``ek_fully_connected_s8``.
+kernel (``ek_conv2d_s8_gemm``), else on ``ek_fully_connected_s8``. An int4 filter is stored
+packed and runs on ``ek_conv2d_s4_gemm`` / ``ek_fully_connected_s4`` (``ek_int4.h``).
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ def _lower_float32(graph: Graph, node: Node) -> KernelCall:
 
 
 def lower(graph: Graph, node: Node) -> KernelCall:
+    return _lower(graph, node, packed=True)
+
+
+def _lower(graph: Graph, node: Node, packed: bool) -> KernelCall:
+    """The kernel call; an int4 filter goes to the int4 kernels (packed weights, ek_int4.h) when
+    `packed`, else (the integer reference) to the int8 kernel on the same values."""
     if _f32.is_float32(graph, node):
         return _lower_float32(graph, node)
     x = u.require_activation(graph, node, 0)
@@ -115,9 +122,11 @@ def lower(graph: Graph, node: Node) -> KernelCall:
     y = u.out_tensor(graph, node)
     u.require_dtype(node, x, ("int8",), "input")
     u.require_dtype(node, y, ("int8",), "output")
-    u.require_dtype(node, w, ("int8",), "filter")
+    u.require_dtype(node, w, ("int8", "int4"), "filter")
     if not w.is_const:
         raise u.unsupported(node, "a non-constant filter")
+    u.check_int4_range(node, w)
+    int4 = packed and _fast.is_int4(w.dtype)
     batches, depth, out_c = _dims(graph, node)
     s_in, zp_in = u.per_tensor_q(node, x, "input")
     s_out, zp_out = u.per_tensor_q(node, y, "output")
@@ -143,7 +152,7 @@ def lower(graph: Graph, node: Node) -> KernelCall:
         if not per_channel:  # the GEMM kernel reads one multiplier per channel
             mult, shift = u.i32([int(mult[0])] * out_c), u.i32([int(shift[0])] * out_c)
         rq = Requant(output_offset=zp_out, act_min=act_min, act_max=act_max, mult=mult, shift=shift)
-        return gemm_call(g, rq, weights.reshape(out_c, depth), bias, -zp_in, x.id, y.id)
+        return gemm_call(g, rq, weights.reshape(out_c, depth), bias, -zp_in, x.id, y.id, int4=int4)
     params = FullyConnectedParams(
         batches=batches,
         accum_depth=depth,
@@ -151,15 +160,15 @@ def lower(graph: Graph, node: Node) -> KernelCall:
         per_channel=int(per_channel),
         input_offset=-zp_in,
         rq=Requant(output_offset=zp_out, act_min=act_min, act_max=act_max, mult=mult, shift=shift),
-        weights=weights,
+        weights=_fast.pack_int4(weights) if int4 else weights,
         bias=bias,
     )
     return KernelCall(
-        func="ek_fully_connected_s8",
+        func="ek_fully_connected_s4" if int4 else "ek_fully_connected_s8",
         params=params,
         inputs=[x.id],
         outputs=[y.id],
-        runtime_sources=("ek_fully_connected.c",),
+        runtime_sources=("ek_int4.c",) if int4 else ("ek_fully_connected.c",),
     )
 
 
@@ -175,7 +184,7 @@ def run_int(graph: Graph, node: Node, args: list) -> list:
     ``lower`` gives the portable kernel: int32 sums of ``w·(x + input_offset)`` over each row,
     + bias, MultiplyByQuantizedMultiplier, + zp_out, clamped to the activation range."""
     with _fast.kernel_set("portable"):
-        p = lower(graph, node).params
+        p = _lower(graph, node, packed=False).params  # an int4 filter: its values, one int8 each
     if not isinstance(p, FullyConnectedParams):
         raise u.unsupported(node, "no integer reference for this FULLY_CONNECTED (int8 only)")
     x = _int.operand(graph, node, args, 0)

@@ -240,7 +240,6 @@ class SimStructure:
         self.groups: dict[int, list[int]] = {min(m): sorted(m) for m in members.values()}
         self.root_of = {t: r for r, ms in self.groups.items() for t in ms}
         self.softmax = {self.root_of[n.outputs[0]] for n in g.nodes if n.op in ("EK_SHIFTMAX", "SOFTMAX")}
-        self.post_gelu = {self.root_of[n.outputs[0]] for n in g.nodes if n.op == "EK_SHIFTGELU"}
         self.post_layernorm = {self.root_of[n.outputs[0]] for n in g.nodes if n.op == "EK_LAYERNORM"}
         self.layernorm_input = {self.root_of[n.inputs[0]] for n in g.nodes if n.op == "EK_LAYERNORM"}
         self.stream_roots = {self.root_of[t] for t in self.stream}
@@ -249,6 +248,12 @@ class SimStructure:
                         and not any(t >= 0 and g.tensors[t].is_const for t in n.inputs[:1])
                         and not (n.op == "CONCATENATION" and any(g.tensors[t].is_const for t in n.inputs))
                         for t in n.outputs}
+        # post-GELU/SiLU groups: every member is a GELU/SiLU output or a data move of one (a concatenation
+        # with another tensor is not: its values go below GELU's minimum)
+        gelu_out = {n.outputs[0] for n in g.nodes if n.op == "EK_SHIFTGELU"}
+        self.post_gelu = {r for r, ms in self.groups.items() if r in gelu_out
+                          and all(t in gelu_out or (t in self.on_grid and self.producer[t].op != "CONCATENATION")
+                                  for t in ms)}
         self.fold_roots = {self.root_of[t] for t in self.folds}
         self.fixed: dict[int, tuple[float, int]] = {}
         pix = pixel_input_qparams(preprocess) if preprocess is not None else None

@@ -237,17 +237,18 @@ static inline int32_t ek_clamp_i8(int32_t v, int32_t lo, int32_t hi)
 /* two pixels: columns interleaved in `col` (4 words per group), outputs o0, o1 */
 static inline __attribute__((always_inline)) void
 ek_gemm_2px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col, int8_t *o0,
-              int8_t *o1, const int8_t *res_o0, const int8_t *res_o1, const int mode)
+              int8_t *o1, const int8_t *res_o0, const int8_t *res_o1, const int mode, const uint32_t *w0, int32_t c_lo,
+              int32_t c_hi)
 {
     const int32_t groups = p->k4 >> 2;
-    const uint32_t *w = (const uint32_t *)p->weights;
+    const uint32_t *w = w0;
     const int32_t amin = p->rq.act_min, amax = p->rq.act_max;
     const int32_t um = mode >= 3 ? p->triples[0] : 0, ur = mode >= 3 ? p->triples[1] : 0, ud = mode >= 3 ? p->triples[2] : 0;
     int32_t c;
 #if defined(EK_HAVE_DSP)
     __asm__ volatile("" ::: "memory"); /* the column stores are done before the SIMD loops read them */
 #endif
-    for (c = 0; c + 1 < p->geom.out_c; c += 2) {
+    for (c = c_lo; c + 1 < c_hi; c += 2) {
         int32_t a00 = p->bias[c], a01 = p->bias[c], a10 = p->bias[c + 1], a11 = p->bias[c + 1];
         const uint32_t *x = col;
 #if defined(EK_HAVE_DSP_ASM)
@@ -301,7 +302,7 @@ ek_gemm_2px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restri
         EK_STORE(o0, c + 1, a10);
         EK_STORE(o1, c + 1, a11);
     }
-    if (c < p->geom.out_c) {
+    if (c < c_hi) {
         int32_t a00 = p->bias[c], a01 = p->bias[c];
         const uint32_t *x = col;
         int32_t g;
@@ -326,17 +327,17 @@ ek_gemm_2px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restri
 /* one pixel: column in `col` (2 words per group) */
 static inline __attribute__((always_inline)) void
 ek_gemm_1px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col, int8_t *o0,
-              const int8_t *res_o0, const int mode)
+              const int8_t *res_o0, const int mode, const uint32_t *w0, int32_t c_lo, int32_t c_hi)
 {
     const int32_t groups = p->k4 >> 2;
-    const uint32_t *w = (const uint32_t *)p->weights;
+    const uint32_t *w = w0;
     const int32_t amin = p->rq.act_min, amax = p->rq.act_max;
     const int32_t um = mode >= 3 ? p->triples[0] : 0, ur = mode >= 3 ? p->triples[1] : 0, ud = mode >= 3 ? p->triples[2] : 0;
     int32_t c;
 #if defined(EK_HAVE_DSP)
     __asm__ volatile("" ::: "memory"); /* the column stores are done before the SIMD loops read them */
 #endif
-    for (c = 0; c + 1 < p->geom.out_c; c += 2) {
+    for (c = c_lo; c + 1 < c_hi; c += 2) {
         int32_t a0 = p->bias[c], a1 = p->bias[c + 1];
         const uint32_t *x = col;
 #if defined(EK_HAVE_DSP_ASM)
@@ -376,7 +377,7 @@ ek_gemm_1px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restri
         EK_STORE(o0, c, a0);
         EK_STORE(o0, c + 1, a1);
     }
-    if (c < p->geom.out_c) {
+    if (c < c_hi) {
         int32_t a0 = p->bias[c];
         const uint32_t *x = col;
         int32_t g;
@@ -394,27 +395,30 @@ ek_gemm_1px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restri
 #endif
 }
 
+/* channels [c_lo, c_hi) (c_lo even) with their packed weights starting at w (the int8 kernel: all
+ * channels, w = p->weights; the int4 kernel: one unpacked channel pair) */
 static void ek_gemm_2px(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col,
-                        int8_t *o0, int8_t *o1, const int8_t *res_o0, const int8_t *res_o1)
+                        int8_t *o0, int8_t *o1, const int8_t *res_o0, const int8_t *res_o1, const uint32_t *w,
+                        int32_t c_lo, int32_t c_hi)
 {
     switch (p->rq_mode) {
-    case EK_RQ_TRIPLES_SSAT: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_TRIPLES_SSAT); break;
-    case EK_RQ_TRIPLES_CLAMP: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_TRIPLES_CLAMP); break;
-    case EK_RQ_UNIFORM_SSAT: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_UNIFORM_SSAT); break;
-    case EK_RQ_UNIFORM_CLAMP: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_UNIFORM_CLAMP); break;
-    default: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_GENERIC); break;
+    case EK_RQ_TRIPLES_SSAT: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_TRIPLES_SSAT, w, c_lo, c_hi); break;
+    case EK_RQ_TRIPLES_CLAMP: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_TRIPLES_CLAMP, w, c_lo, c_hi); break;
+    case EK_RQ_UNIFORM_SSAT: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_UNIFORM_SSAT, w, c_lo, c_hi); break;
+    case EK_RQ_UNIFORM_CLAMP: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_UNIFORM_CLAMP, w, c_lo, c_hi); break;
+    default: ek_gemm_2px_m(p, k, col, o0, o1, res_o0, res_o1, EK_RQ_GENERIC, w, c_lo, c_hi); break;
     }
 }
 
 static void ek_gemm_1px(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restrict k, const uint32_t *col,
-                        int8_t *o0, const int8_t *res_o0)
+                        int8_t *o0, const int8_t *res_o0, const uint32_t *w, int32_t c_lo, int32_t c_hi)
 {
     switch (p->rq_mode) {
-    case EK_RQ_TRIPLES_SSAT: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_TRIPLES_SSAT); break;
-    case EK_RQ_TRIPLES_CLAMP: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_TRIPLES_CLAMP); break;
-    case EK_RQ_UNIFORM_SSAT: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_UNIFORM_SSAT); break;
-    case EK_RQ_UNIFORM_CLAMP: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_UNIFORM_CLAMP); break;
-    default: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_GENERIC); break;
+    case EK_RQ_TRIPLES_SSAT: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_TRIPLES_SSAT, w, c_lo, c_hi); break;
+    case EK_RQ_TRIPLES_CLAMP: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_TRIPLES_CLAMP, w, c_lo, c_hi); break;
+    case EK_RQ_UNIFORM_SSAT: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_UNIFORM_SSAT, w, c_lo, c_hi); break;
+    case EK_RQ_UNIFORM_CLAMP: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_UNIFORM_CLAMP, w, c_lo, c_hi); break;
+    default: ek_gemm_1px_m(p, k, col, o0, res_o0, EK_RQ_GENERIC, w, c_lo, c_hi); break;
     }
 }
 
@@ -444,10 +448,64 @@ void ek_conv2d_s8_gemm(const ek_conv2d_gemm_params_t *p, const void *const *inpu
         ek_im2col(p, in, px / per_img, (px % per_img) / p->geom.out_w, px % p->geom.out_w, col, 4, stage);
         ek_im2col(p, in, q / per_img, (q % per_img) / p->geom.out_w, q % p->geom.out_w, col + 2, 4, stage);
         ek_gemm_2px(p, &k, col, out + px * p->geom.out_c, out + q * p->geom.out_c, res ? res + px * p->geom.out_c : 0,
-                    res ? res + q * p->geom.out_c : 0);
+                    res ? res + q * p->geom.out_c : 0, (const uint32_t *)p->weights, 0, p->geom.out_c);
     }
     if (px < total) {
         ek_im2col(p, in, px / per_img, (px % per_img) / p->geom.out_w, px % p->geom.out_w, col, 2, stage);
-        ek_gemm_1px(p, &k, col, out + px * p->geom.out_c, res ? res + px * p->geom.out_c : 0);
+        ek_gemm_1px(p, &k, col, out + px * p->geom.out_c, res ? res + px * p->geom.out_c : 0,
+                    (const uint32_t *)p->weights, 0, p->geom.out_c);
+    }
+}
+
+/* CONV_2D / 1x1 / FULLY_CONNECTED with int4 weights (ek_int4.h): ek_conv2d_s8_gemm with the
+ * weights stored nibble-packed in the int8 kernel's byte order. Per pixel pair (or lone pixel),
+ * after the im2col, each channel pair's 2*k4 packed values (k4 bytes, starting on a word) are
+ * unpacked into an aligned int8 buffer at the end of the scratch, in exactly the int8 kernel's
+ * packed layout, and the int8 inner loop runs on it: same sums, same requantization, same fused
+ * ADD, so the outputs are bit-identical to ek_conv2d_s8_gemm on the same values (and TFLM).
+ * Overflow: as the int8 kernel (|w| <= 8 < 128 only shrinks the generator's |acc| bound).
+ * Cost: the weights are unpacked once per pixel pair (about one extra instruction per weight
+ * byte pair next to two SMLADs per 4 taps and channel pair); flash holds half the bytes.
+ * Scratch: ek_conv2d_s8_gemm_scratch_bytes(p) + 2*k4. */
+int32_t ek_conv2d_s4_gemm_scratch_bytes(const ek_conv2d_gemm_params_t *p)
+{
+    return ek_conv2d_s8_gemm_scratch_bytes(p) + 2 * p->k4;
+}
+
+void ek_conv2d_s4_gemm(const ek_conv2d_gemm_params_t *p, const void *const *inputs, void *const *outputs,
+                       void *scratch)
+{
+    const int8_t *in = (const int8_t *)inputs[0];
+    int8_t *out = (int8_t *)outputs[0];
+    uint32_t *col = (uint32_t *)scratch;
+    const int32_t per_img = p->geom.out_h * p->geom.out_w;
+    const int32_t total = p->geom.batches * per_img;
+    const int32_t out_c = p->geom.out_c;
+    int8_t *stage = (int8_t *)scratch + (total > 1 ? 4 : 2) * p->k4;
+    /* word-aligned: the scratch is, and every part before it is a multiple of 4 bytes (k4 % 4 == 0) */
+    uint32_t *wbuf = (uint32_t *)((int8_t *)scratch + ek_conv2d_s8_gemm_scratch_bytes(p));
+    const uint8_t *w4 = (const uint8_t *)p->weights;
+    const int8_t *res = p->fuse_add ? (const int8_t *)inputs[1] : 0;
+    ek_addk_t k;
+    int32_t px, c;
+    ek_addk_init(&k, p);
+    for (px = 0; px + 1 < total; px += 2) {
+        const int32_t q = px + 1;
+        ek_im2col(p, in, px / per_img, (px % per_img) / p->geom.out_w, px % p->geom.out_w, col, 4, stage);
+        ek_im2col(p, in, q / per_img, (q % per_img) / p->geom.out_w, q % p->geom.out_w, col + 2, 4, stage);
+        for (c = 0; c < out_c; c += 2) {
+            const int32_t n = out_c - c < 2 ? 1 : 2;
+            ek_s4_unpack((int8_t *)wbuf, w4 + c * (p->k4 >> 1), n * p->k4);
+            ek_gemm_2px(p, &k, col, out + px * out_c, out + q * out_c, res ? res + px * out_c : 0,
+                        res ? res + q * out_c : 0, wbuf, c, c + n);
+        }
+    }
+    if (px < total) {
+        ek_im2col(p, in, px / per_img, (px % per_img) / p->geom.out_w, px % p->geom.out_w, col, 2, stage);
+        for (c = 0; c < out_c; c += 2) {
+            const int32_t n = out_c - c < 2 ? 1 : 2;
+            ek_s4_unpack((int8_t *)wbuf, w4 + c * (p->k4 >> 1), n * p->k4);
+            ek_gemm_1px(p, &k, col, out + px * out_c, res ? res + px * out_c : 0, wbuf, c, c + n);
+        }
     }
 }

@@ -48,8 +48,11 @@ static inline __attribute__((always_inline)) int8_t ek_dw_out_m(const ek_dwconv2
 }
 
 
+/* channels [g_lo, g_hi) (multiples of 4) with their lane words starting at w0 (the int8 kernel: all
+ * channels, w0 = p->weights; the int4 kernel: one unpacked group of 4) */
 static inline __attribute__((always_inline)) void ek_dw_body(const ek_dwconv2d_fast_params_t *restrict p,
-                                                              const int8_t *in, int8_t *out, const int mode)
+                                                              const int8_t *in, int8_t *out, const int mode,
+                                                              const uint32_t *w0, int32_t g_lo, int32_t g_hi)
 {
     const int32_t C = p->geom.in_c;
     const int32_t taps = p->geom.k_h * p->geom.k_w;
@@ -81,9 +84,9 @@ static inline __attribute__((always_inline)) void ek_dw_body(const ek_dwconv2d_f
                     kx_lo == 0 && kx_hi == 3) {
                     /* interior 3x3: all nine taps, unrolled */
                     const int32_t rs = p->geom.in_w * C;
-                    const int8_t *ip = img + (iy0 * p->geom.in_w + ix0) * C;
-                    const uint32_t *wg = (const uint32_t *)p->weights;
-                    for (g = 0; g < C; g += 4) {
+                    const int8_t *ip = img + (iy0 * p->geom.in_w + ix0) * C + g_lo;
+                    const uint32_t *wg = w0;
+                    for (g = g_lo; g < g_hi; g += 4) {
                         int32_t a0 = p->bias[g], a1 = p->bias[g + 1], a2 = p->bias[g + 2], a3 = p->bias[g + 3];
                         uint32_t xin, X, Xr;
 #define EK_DW_TAP(OFF, WI)                                                                 \
@@ -113,9 +116,9 @@ static inline __attribute__((always_inline)) void ek_dw_body(const ek_dwconv2d_f
                     }
                     continue;
                 }
-                for (g = 0; g < C; g += 4) {
+                for (g = g_lo; g < g_hi; g += 4) {
                     int32_t a0 = p->bias[g], a1 = p->bias[g + 1], a2 = p->bias[g + 2], a3 = p->bias[g + 3];
-                    const uint32_t *wg = (const uint32_t *)p->weights + (g >> 2) * taps * 2;
+                    const uint32_t *wg = w0 + ((g - g_lo) >> 2) * taps * 2;
                     int32_t ky, kx;
                     for (ky = ky_lo; ky < ky_hi; ++ky) {
                         const int8_t *ip = img + ((iy0 + ky * p->geom.dil_h) * p->geom.in_w + ix0 + kx_lo * p->geom.dil_w) * C + g;
@@ -149,11 +152,59 @@ void ek_dwconv2d_s8_fast(const ek_dwconv2d_fast_params_t *p_, const void *const 
     const int8_t *in = (const int8_t *)inputs[0];
     int8_t *out = (int8_t *)outputs[0];
     (void)scratch;
+    const uint32_t *w = (const uint32_t *)P.weights;
     if (P.rq_mode == EK_RQ_TRIPLES_SSAT) {
-        ek_dw_body(&P, in, out, EK_RQ_TRIPLES_SSAT);
+        ek_dw_body(&P, in, out, EK_RQ_TRIPLES_SSAT, w, 0, P.geom.in_c);
     } else if (P.rq_mode == EK_RQ_TRIPLES_CLAMP) {
-        ek_dw_body(&P, in, out, EK_RQ_TRIPLES_CLAMP);
+        ek_dw_body(&P, in, out, EK_RQ_TRIPLES_CLAMP, w, 0, P.geom.in_c);
     } else {
-        ek_dw_body(&P, in, out, EK_RQ_GENERIC);
+        ek_dw_body(&P, in, out, EK_RQ_GENERIC, w, 0, P.geom.in_c);
+    }
+}
+
+/* DEPTHWISE_CONV_2D with int4 weights (ek_int4.h), depth multiplier 1, channels a multiple of 4:
+ * ek_dwconv2d_s8_fast swept once per group of 4 channels. Before a group's sweep its k_h*k_w*4
+ * packed values (2 bytes per tap: w[c], w[c+1], w[c+2], w[c+3], low nibble first) are unpacked
+ * into the int8 kernel's int16 lane words (w[c], w[c+2]) and (w[c+1], w[c+3]) in the scratch, and
+ * the int8 body runs on that group alone: same sums, same requantization, so the outputs are
+ * bit-identical to ek_dwconv2d_s8_fast on the same values (and TFLM). Each weight is unpacked once
+ * per inference. Overflow: as the int8 kernel (|w| <= 8 only shrinks the bound).
+ * Scratch: 8 * k_h * k_w bytes (two words per tap). */
+int32_t ek_dwconv2d_s4_fast_scratch_bytes(const ek_dwconv2d_fast_params_t *p)
+{
+    return 8 * p->geom.k_h * p->geom.k_w;
+}
+
+static inline int32_t ek_s4_nib(int32_t b)
+{
+    return b - ((b & 8) << 1);
+}
+
+void ek_dwconv2d_s4_fast(const ek_dwconv2d_fast_params_t *p_, const void *const *inputs, void *const *outputs,
+                         void *scratch)
+{
+    const ek_dwconv2d_fast_params_t P = *p_; /* a private copy: int8 stores cannot alias it */
+    const int8_t *in = (const int8_t *)inputs[0];
+    int8_t *out = (int8_t *)outputs[0];
+    const int32_t taps = P.geom.k_h * P.geom.k_w;
+    const uint8_t *w4 = (const uint8_t *)P.weights;
+    uint32_t *wbuf = (uint32_t *)scratch;
+    int32_t g, t;
+    for (g = 0; g < P.geom.in_c; g += 4) {
+        const uint8_t *src = w4 + (g >> 2) * taps * 2;
+        for (t = 0; t < taps; ++t) {
+            const int32_t b0 = src[2 * t], b1 = src[2 * t + 1];
+            const int32_t v0 = ek_s4_nib(b0 & 15), v1 = ek_s4_nib(b0 >> 4);
+            const int32_t v2 = ek_s4_nib(b1 & 15), v3 = ek_s4_nib(b1 >> 4);
+            wbuf[2 * t] = ((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v2 << 16);
+            wbuf[2 * t + 1] = ((uint32_t)v1 & 0xFFFFu) | ((uint32_t)v3 << 16);
+        }
+        if (P.rq_mode == EK_RQ_TRIPLES_SSAT) {
+            ek_dw_body(&P, in, out, EK_RQ_TRIPLES_SSAT, wbuf, g, g + 4);
+        } else if (P.rq_mode == EK_RQ_TRIPLES_CLAMP) {
+            ek_dw_body(&P, in, out, EK_RQ_TRIPLES_CLAMP, wbuf, g, g + 4);
+        } else {
+            ek_dw_body(&P, in, out, EK_RQ_GENERIC, wbuf, g, g + 4);
+        }
     }
 }

@@ -536,4 +536,7 @@ void ek_concat_f32(const ek_concat_f32_params_t *p, const void *const *inputs, v
 /* edgekit's own integer ops (I-ViT: Shiftmax, ShiftGELU, I-LayerNorm, int16 residual add) */
 #include "ek_ivit.h"
 
+/* int4 (packed) weights for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED */
+#include "ek_int4.h"
+
 #endif /* EK_RUNTIME_H */
