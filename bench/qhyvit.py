@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         x_all = fm.preprocess.apply(calib.images)
         save()
         for n in sizes:
-            for bits in args.bits.split(","):
+            for bits in [b for b in args.bits.split(",") if b]:
                 w, a = parse_bits(bits)
                 for method in args.methods.split(","):
                     found = quantize_method(fm.graph, x_all[:n], fm.preprocess, method, w, a, progress=False)
