@@ -216,7 +216,7 @@ def test_constant_type_without_kernels_cli(tmp_path: Path) -> None:
                         "ADD at node 0", "'c' is uint32")
 
 
-def test_int4_filter_is_read_and_refused(tmp_path: Path) -> None:
+def test_int4_filter_is_read_and_runs(tmp_path: Path) -> None:
     spec = _fc_model()
     w = spec.tensors[1]
     w.dtype, w.data = "int4", np.clip(w.data, -8, 7)
@@ -224,7 +224,14 @@ def test_int4_filter_is_read_and_refused(tmp_path: Path) -> None:
     graph = parse_tflite(data)
     np.testing.assert_array_equal(graph.tensors[1].data, w.data)
     assert graph.tensors[1].nbytes == 6
-    _analyze_and_refuse(tmp_path, data, "FULLY_CONNECTED at node 0", "'w' is int4")
+    from edgekit.pipeline import compile_model
+    from edgekit.quant.int_exec import IntExecutor
+
+    x = np.random.default_rng(1).integers(-128, 128, (4, 1, 4)).astype(np.int8)
+    host = compile_model(graph, "fc4", tmp_path / "host")
+    got = np.concatenate([host.run(x[i]) for i in range(len(x))]).reshape(len(x), -1)
+    want = np.concatenate([IntExecutor(graph).run(x[i])[0] for i in range(len(x))]).reshape(len(x), -1)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_type_without_a_size_is_refused_at_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
