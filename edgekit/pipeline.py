@@ -596,19 +596,27 @@ class DeviceValidation:
 
 
 def validate_device(board: Board, port: str, model: Path | None = None, data: Path | None = None,
-                    limit: int | None = None, on_hello: Any = None) -> DeviceValidation:
+                    limit: int | None = None, on_hello: Any = None, precision: str = "int8") -> DeviceValidation:
     """Validate an already flashed board: HELLO (and, with `model`, check it runs that model),
     stream samples, compare with host mode when the model is known. `on_hello(info)` is called
-    with the device's answer before streaming."""
+    with the device's answer before streaming. `precision` ``float32``: `model` is a float model
+    the board runs unquantized (deployed with ``--precision float32``); the device is then checked
+    against host mode within the float32 tolerance instead of bit for bit."""
     from edgekit.device.session import check_device_model, open_device, stream
 
+    if precision == "float32" and model is None:
+        raise DataError("--precision float32 says how the --model the board runs was generated: give --model")
     with contextlib.ExitStack() as stack:
         lib = None
         if model is not None:
-            graph = load_model(model)
+            if precision == "float32":
+                fm = load_float_model(model)
+                graph, pre = fm.graph, fm.preprocess
+            else:
+                graph = load_model(model)
+                pre = preprocess_for(graph)
             lib = generate(graph, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "lib",
-                           default_name(model))
-            pre = preprocess_for(graph)
+                           default_name(model), precision=precision)
             pre_text = describe_preprocess(graph, pre)
         with open_device(board, None, False, port) as client:
             info = client.hello()
@@ -633,6 +641,7 @@ def validate_device(board: Board, port: str, model: Path | None = None, data: Pa
         output_zero_point=tinfo.output.zero_point, ticks=ticks, tick_unit=info.tick_unit,
         clock_hz=info.clock_hz or None, arena_bytes=info.arena_bytes, board=info.board, emulated=info.emulated,
         preprocess=pre_text if data is not None else None,
+        float_tolerance=FLOAT32_TOLERANCE if precision == "float32" else None,
     )
     return DeviceValidation(result=result, device=info, model_hash=info.model_hash)
 

@@ -455,3 +455,39 @@ def test_deploy_float32_on_emulated_nucleo(small_model: tuple[Path, Path, nn.Mod
     assert report["ticks_per_inference"]["unit"] == "instructions" and report["ticks_per_inference"]["mean"] > 0
     assert report["verdict"] in ("PASS", "WARN")
     assert "float32, tol" in proc.stdout and "hence a tolerance" in proc.stdout
+
+
+@needs_qemu
+def test_validate_float32_board_with_its_float_model(small_model: tuple[Path, Path, nn.Module],
+                                                     tmp_path: Path) -> None:
+    """`edgekit validate --precision float32 --model FLOAT` against float32 firmware already running
+    (QEMU on a TCP serial port): the hash matches and the device is within tolerance of host mode;
+    without --precision float32 the float model is refused with the way out."""
+    import time
+
+    from edgekit.device.emulator import free_port, qemu_command
+
+    path, data, _ = small_model
+    proc = _edgekit("deploy", str(path), "--board", "nucleo", "--emulate", "--precision", "float32", "--data",
+                    str(data), "--limit", "1", "--work-dir", str(tmp_path / "work"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    elf = next((tmp_path / "work").glob("firmware/**/firmware.elf"))
+    port = free_port()
+    qemu = subprocess.Popen(qemu_command(elf, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        url = f"socket://127.0.0.1:{port}"
+        out = tmp_path / "v.json"
+        proc = _edgekit("validate", "--board", "nucleo", "--port", url, "--model", str(path), "--precision",
+                        "float32", "--data", str(data), "--limit", "6", "--json", str(out))
+        refused = _edgekit("validate", "--board", "nucleo", "--port", url, "--model", str(path), "--data",
+                           str(data), "--limit", "2")
+    finally:
+        qemu.kill()
+        qemu.wait()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["samples"] == 6 and report["within_tolerance"] is True
+    assert report["device_host_max_abs_lsb"] <= 1e-4 and report["device_host_top1_agreement"] == 100.0
+    assert refused.returncode != 0 and "--precision float32" in refused.stderr
+    assert "Traceback" not in refused.stderr

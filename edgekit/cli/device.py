@@ -160,12 +160,14 @@ def demo(board_name: str | None, json_out: Path | None, html_out: Path | None) -
 @data_option()
 @limit_option()
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="write the report as JSON.")
+@precision_option()
 def validate(board_name: str, port: str, model: Path | None, data: Path | None, limit: int | None,
-             json_out: Path | None) -> None:
+             json_out: Path | None, precision: str = "int8") -> None:
     """Validate an already flashed board: HELLO, then stream samples and report.
 
     Without --model nothing can be checked bit for bit: the report then says NOT VALIDATED and
-    the exit status is 1."""
+    the exit status is 1. A board deployed with --precision float32 is validated with the same
+    --precision float32 and its float --model (within the float32 tolerance of host mode)."""
     from edgekit.report import render_text
 
     _check_reports([model, data], json=json_out)
@@ -173,7 +175,8 @@ def validate(board_name: str, port: str, model: Path | None, data: Path | None, 
         click.echo(f"{info.board}: model {info.model_name} (hash 0x{info.model_hash:08x}), "
                    f"arena {info.arena_bytes:,} B, clock {info.clock_hz / 1e6:g} MHz")
 
-    checked = pipeline.validate_device(get_board(board_name), port, model, data, limit, on_hello=hello)
+    checked = pipeline.validate_device(get_board(board_name), port, model, data, limit, on_hello=hello,
+                                      precision=precision)
     click.echo(render_text(checked.result))
     data_out = checked.result.to_json()
     data_out["model_hash"] = f"0x{checked.model_hash:08x}"
