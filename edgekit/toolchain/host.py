@@ -48,6 +48,11 @@ def build_shared_library(lib: GeneratedLibrary, out: Path, extra_flags: list[str
 _NP_DTYPES = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 
 
+# shared objects this process has loaded: dlopen returns the first library loaded from a path for
+# every later load of the same path, even after the file was rebuilt with another model
+_LOADED: set[Path] = set()
+
+
 @dataclass
 class HostModel:
     """A generated model library loaded into this process."""
@@ -64,8 +69,12 @@ class HostModel:
             tmp = tempfile.TemporaryDirectory(prefix="edgekit-host-")
             build_dir = Path(tmp.name)
         build_dir.mkdir(parents=True, exist_ok=True)
-        so = build_shared_library(lib, build_dir / f"libek_{lib.name}.so")
+        so = build_dir / f"libek_{lib.name}.so"
+        if so.resolve() in _LOADED:  # the dynamic loader would hand back the library already loaded from this path
+            so = build_dir / f"libek_{lib.name}-{len(_LOADED)}.so"
+        build_shared_library(lib, so)
         handle = ctypes.CDLL(str(so))
+        _LOADED.add(so.resolve())
         run = getattr(handle, f"ek_{lib.name}_run")
         run.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         run.restype = ctypes.c_int
