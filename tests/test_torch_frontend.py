@@ -180,3 +180,27 @@ class _TimmStyle(nn.Module):
 def test_timm_style_attention_cls_token_and_batch_folding() -> None:
     ops = _check(_TimmStyle().eval(), (1, 3, 8, 8))
     assert {"STRIDED_SLICE", "CONCATENATION", "BATCH_MATMUL"} <= ops
+
+
+def test_functional_pad_unsqueeze_and_squeeze_match_torch() -> None:
+    class PadNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = F.pad(x, (1, 2, 0, 1))  # W: 1 before, 2 after; H: 0, 1
+            x = F.pad(self.conv(x), (0, 0, 0, 0, 1, 1))  # two zero channels around the four
+            y = x.mean(dim=(2, 3)).unsqueeze(1)  # (B, 1, 6)
+            return self.fc(y.squeeze(1)[:, 1:5]).unsqueeze(-1).squeeze(-1)
+
+    ops = _check(PadNet().eval(), (1, 3, 7, 6))
+    assert "PAD" in ops
+
+    class Reflect(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.pad(x, (1, 1, 1, 1), mode="reflect")
+
+    with pytest.raises(UnsupportedOpError, match="constant zero padding"):
+        from_torch(Reflect(), torch.zeros(1, 3, 4, 4))

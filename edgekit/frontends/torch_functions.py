@@ -73,6 +73,27 @@ def _permute(cv: _Converter, n: torch.fx.Node, args: list, kwargs: dict) -> _Val
     return _Val(x.tid, tuple(p_inv[j] for j in x.perm))
 
 
+def _fn_pad(cv: _Converter, n: torch.fx.Node, args: list, kwargs: dict) -> _Val:
+    """``F.pad(x, pad, mode="constant", value=0)`` → PAD in IR axes (pairs from the last torch dim)."""
+    x: _Val = args[0]
+    pad = [int(p) for p in (args[1] if len(args) > 1 else kwargs["pad"])]
+    mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+    value = args[3] if len(args) > 3 else kwargs.get("value", None)
+    if mode != "constant" or value not in (None, 0, 0.0):
+        raise UnsupportedOpError(f"F.pad with mode={mode!r}, value={value!r}: only constant zero padding")
+    if any(p < 0 for p in pad) or len(pad) % 2:
+        raise UnsupportedOpError(f"F.pad with pad={pad}: only non-negative (before, after) pairs")
+    rank = len(x.perm)
+    pairs = [[0, 0] for _ in range(rank)]
+    for k in range(len(pad) // 2):
+        pairs[x.perm.index(rank - 1 - k)] = [pad[2 * k], pad[2 * k + 1]]
+    if pairs[0] != [0, 0]:
+        raise UnsupportedOpError("F.pad of the batch axis")
+    paddings = cv.const(np.asarray(pairs, np.int32), f"{n.name}/paddings", "int32")
+    tid = cv.op("PAD", [x.tid, paddings], cv.ir_shape(n, x.perm), n.name)
+    return _Val(tid, x.perm)
+
+
 def _cat(cv: _Converter, n: torch.fx.Node, args: list, kwargs: dict) -> _Val:
     items = list(args[0])
     dim = int(args[1] if len(args) > 1 else kwargs.get("dim", 0))
@@ -258,7 +279,9 @@ for _k in (torch.cat, torch.concat, torch.concatenate):
     FN_HANDLERS[_k] = _cat
 for _k in (torch.flatten, ("method", "flatten")):
     FN_HANDLERS[_k] = _fn_flatten
-for _k in (torch.reshape, ("method", "reshape"), ("method", "view")):
+FN_HANDLERS[F.pad] = _fn_pad
+for _k in (torch.reshape, ("method", "reshape"), ("method", "view"), torch.unsqueeze, ("method", "unsqueeze"),
+           torch.squeeze, ("method", "squeeze")):
     FN_HANDLERS[_k] = _reshape_fn
 for _k in (torch.permute, ("method", "permute"), torch.transpose, ("method", "transpose")):
     FN_HANDLERS[_k] = _permute

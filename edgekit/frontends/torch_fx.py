@@ -9,7 +9,8 @@ example input and converts node by node:
 * Linear → FULLY_CONNECTED (``keep_num_dims`` for rank > 2);
 * ReLU, ReLU6, LeakyReLU, Hardswish, SiLU (LOGISTIC·x), GELU, Sigmoid, Tanh; Dropout/Identity vanish;
 * max/avg pooling, adaptive average pooling (global or evenly dividing), mean;
-* add/sub/mul/div (by tensors or numbers), cat, flatten/reshape/view, permute/transpose;
+* add/sub/mul/div (by tensors or numbers), cat, flatten/reshape/view/unsqueeze/squeeze, permute/transpose;
+* ``F.pad`` with constant zero padding → PAD;
 * LayerNorm → LAYER_NORM, softmax → SOFTMAX, matmul → BATCH_MATMUL;
 * ``nn.MultiheadAttention`` (``batch_first=True``, self- or cross-attention) and
   ``F.scaled_dot_product_attention`` → FULLY_CONNECTED / RESHAPE / TRANSPOSE / BATCH_MATMUL /
