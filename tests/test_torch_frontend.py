@@ -204,3 +204,21 @@ def test_functional_pad_unsqueeze_and_squeeze_match_torch() -> None:
 
     with pytest.raises(UnsupportedOpError, match="constant zero padding"):
         from_torch(Reflect(), torch.zeros(1, 3, 4, 4))
+
+
+def test_matmul_by_a_constant_matrix_with_leading_ones_and_refusal_of_a_batch_of_matrices() -> None:
+    class ByConst(nn.Module):
+        def __init__(self, w: torch.Tensor) -> None:
+            super().__init__()
+            self.w = nn.Parameter(w)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.flatten(2).transpose(1, 2) @ self.w  # (B, HW, C) @ (1, C, 5)
+
+    x = torch.randn(2, 3, 4, 4)
+    model = ByConst(torch.randn(1, 3, 5)).eval()
+    graph = from_torch(model, x[:1])
+    (ours,) = FloatExecutor(graph, "cpu").run(x.permute(0, 2, 3, 1).numpy())
+    assert np.abs(ours - model(x).detach().numpy()).max() < 1e-5
+    with pytest.raises(UnsupportedOpError, match=r"constant of shape \[2, 3, 5\]"):
+        from_torch(ByConst(torch.randn(2, 3, 5)).eval(), x[:1])

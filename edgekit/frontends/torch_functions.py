@@ -109,8 +109,13 @@ def _cat(cv: _Converter, n: torch.fx.Node, args: list, kwargs: dict) -> _Val:
 def _matmul(cv: _Converter, n: torch.fx.Node, args: list, kwargs: dict) -> _Val:
     a, b = args[0], args[1]
     if not isinstance(b, _Val):  # x @ constant matrix → FULLY_CONNECTED
-        wm = (b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)).T
-        return _fc(cv, n, a, wm, None, n.name)
+        wm = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
+        if wm.ndim > 2 and all(d == 1 for d in wm.shape[:-2]):
+            wm = wm.reshape(wm.shape[-2:])  # a matrix with leading 1s broadcasts like the matrix
+        if wm.ndim != 2 or not isinstance(a, _Val):
+            raise UnsupportedOpError(f"matmul of {'a constant' if not isinstance(a, _Val) else 'a tensor'} by a "
+                                     f"constant of shape {list(wm.shape)}: only a tensor times a constant matrix")
+        return _fc(cv, n, a, wm.T, None, n.name)
     rank = len(cv.torch_shape(n))
     va, vb = cv.ident(a, f"{n.name}/a"), b
     adj_y = False
