@@ -27,13 +27,16 @@ from edgekit.quant.fakequant import (  # noqa: E402
 from edgekit.quant.int_exec import IntExecutor  # noqa: E402
 from edgekit.quant.ivit import quantize_ivit  # noqa: E402
 from edgekit.quant.methods import (  # noqa: E402
+    _channel_range,
     _linear_consumers,
     bridge_blocks,
+    channel_ranges,
     integer_graph,
     quantize_method,
     reparameterize_layernorm,
 )
 from edgekit.quant.ptq import PTQConfig, prepare_graph  # noqa: E402
+from edgekit.quant.search import Searcher  # noqa: E402
 from edgekit.zoo.models import DeiT, MobileViTBlock  # noqa: E402
 
 
@@ -211,6 +214,27 @@ def test_layernorm_reparameterization_is_exact(hybrid) -> None:  # type: ignore[
     x = calib[:16]
     out_a, out_b = FakeQuantModel(a).run(x), FakeQuantModel(b).run(x)
     assert np.abs(out_a - out_b).max() < 1e-3 * max(1.0, np.abs(out_a).max())
+
+
+def test_per_channel_ranges_come_from_every_calibration_image_not_only_the_search_set(hybrid) -> None:  # type: ignore[no-untyped-def]
+    from edgekit.quant.float_exec import FloatExecutor
+
+    graph, calib = hybrid
+    cfg = quantize_method(graph, calib, PRE, "minmax", 8, 8, progress=False).config
+    st = cfg.structure
+    seen = channel_ranges(st, calib, torch.device("cpu"), batch_size=20)  # streamed in 3 batches
+    assert seen, "no per-channel candidates in the hybrid"
+    env = FloatExecutor(st.graph).forward([torch.from_numpy(calib)], keep=True)
+    for tid, (lo, hi) in seen.items():
+        flat = env[tid].reshape(-1, env[tid].shape[-1]).double().numpy()
+        np.testing.assert_allclose(lo, flat.min(0), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(hi, flat.max(0), rtol=1e-6, atol=1e-7)
+    searcher = Searcher(cfg, calib[:8])
+    root = next(r for r in st.searchable() if st.channel_ok(r) and st.groups[r][0] in seen)
+    small_lo, small_hi = _channel_range(searcher, root)  # 8 search images only
+    searcher.channel_ranges = seen
+    lo, hi = _channel_range(searcher, root)
+    assert np.all(lo <= small_lo) and np.all(hi >= small_hi) and (np.any(lo < small_lo) or np.any(hi > small_hi))
 
 
 # ---- the searches ---------------------------------------------------------------------------------

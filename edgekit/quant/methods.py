@@ -131,10 +131,42 @@ def _uniform(lo: np.ndarray, hi: np.ndarray, bits: int, symmetric: bool, alpha: 
 
 
 def _channel_range(searcher: Searcher, root: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (min, max) of a group: over all calibration images where they were observed
+    (:func:`channel_ranges`), else over the search images."""
+    seen = searcher.channel_ranges
+    ts = [t for t in searcher.st.groups[root] if t in seen]
+    if ts:
+        return np.min([seen[t][0] for t in ts], axis=0), np.max([seen[t][1] for t in ts], axis=0)
     vals = [searcher.fp[t] for t in searcher.st.groups[root] if t in searcher.fp]
     c = vals[0].shape[-1]
     flat = torch.cat([v.reshape(-1, c) for v in vals])
     return flat.min(0).values.double().cpu().numpy(), flat.max(0).values.double().cpu().numpy()
+
+
+def channel_ranges(st: SimStructure, calib: np.ndarray, device: torch.device,
+                   batch_size: int = 100) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """{tensor id: per-channel (min, max) over the last axis} of every activation a per-channel
+    quantizer may take (``st.channel_ok``), streamed over all of `calib` (float64)."""
+    from edgekit.quant.float_exec import FloatExecutor
+
+    wanted = {t for r in st.searchable() if st.channel_ok(r) for t in st.groups[r]}
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def hook(tid: int, value: torch.Tensor) -> None:
+        if tid not in wanted or not value.is_floating_point():
+            return
+        flat = value.reshape(-1, value.shape[-1])
+        lo, hi = flat.min(0).values.double().cpu().numpy(), flat.max(0).values.double().cpu().numpy()
+        if tid in out:
+            lo, hi = np.minimum(out[tid][0], lo), np.maximum(out[tid][1], hi)
+        out[tid] = (lo, hi)
+
+    ex = FloatExecutor(st.graph, device)
+    with torch.no_grad():
+        for start in range(0, len(calib), batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(calib[start:start + batch_size], np.float32)).to(device)
+            ex.forward([xb], hook=hook)
+    return out
 
 
 def _tensor_range(ranges: dict[int, tuple[float, float]], st: SimStructure, root: int) -> tuple[float, float]:
@@ -478,6 +510,8 @@ def quantize_method(graph: Graph, calib: np.ndarray, preprocess: Preprocess | No
         return MethodResult(cfg, time.perf_counter() - t0, cal.device, len(calib), 0)
     n_search = min(len(calib), search_images)
     searcher = Searcher(cfg, calib[:n_search], cal.device)
+    if len(calib) > n_search:  # per-channel ranges, like the per-tensor ones, from every calibration image
+        searcher.channel_ranges = channel_ranges(st, calib, searcher.device)
     if method == "omse":
         cfg = _omse(cfg, searcher, ranges)
     elif method == "fqvit":

@@ -77,6 +77,8 @@ class Searcher:
         self.fp = {t: v for t, v in env.items() if v.is_floating_point()}
         self.runner = _NodeRunner(config, self.device)
         self.grads: dict[int, torch.Tensor] = {}
+        # per-channel (min, max) over more images than the search set, when the caller has them
+        self.channel_ranges: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     # ---- gradients --------------------------------------------------------------------------
     def compute_grads(self, config: QuantConfig) -> None:
