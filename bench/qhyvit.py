@@ -7,9 +7,10 @@
 * **Table**: top-1 on the CIFAR-10 test set (all 10,000 images by default) of the float model and of
   every method at every bit width, in the full quantization simulation
   (:mod:`edgekit.quant.fakequant`: the deployable integer graph op for op, every activation
-  quantized, the residual stream 16-bit), for each calibration set size: the first N of the same
-  class-balanced draw from the training set (seed 0) for every method; ranges from all N images,
-  searches scored on the first 32 (the papers' setting). Method time on the CPU.
+  quantized, the residual stream 16-bit), for each calibration set size N: the same class-balanced
+  draw of N training images (seed 0) for every method; ranges (per tensor and per channel) from all
+  N images, searches scored on the first 32 of them in file order (the papers' 32). Method time on
+  the CPU.
 * **Ablation** (Q-HyViT, 32 images): scale search only; + granularity; + scheme; + bridge blocks;
   and the public code's heuristic (groups-based granularity, symmetric only).
 * **Deployed**: Q-HyViT W8A8 and W4A8 with only deployable quantizers (per-tensor activations;
@@ -128,14 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         row["test_images"] = len(test)
         row["float_top1"] = _top1(FloatExecutor(fm.graph).run(x_test)[0], labels)
         sizes = [int(v) for v in args.calib.split(",")]
-        calib = load_dataset(CIFAR / "cifar10_train_jpeg.npz", limit=max(sizes), seed=0)
-        x_all = fm.preprocess.apply(calib.images)
+
+        def calib_images(n: int) -> np.ndarray:
+            return fm.preprocess.apply(load_dataset(CIFAR / "cifar10_train_jpeg.npz", limit=n, seed=0).images)
+
+        x_32 = calib_images(32)
         save()
         for n in sizes:
+            x_all = x_32 if n == 32 else calib_images(n)
             for bits in [b for b in args.bits.split(",") if b]:
                 w, a = parse_bits(bits)
                 for method in args.methods.split(","):
-                    found = quantize_method(fm.graph, x_all[:n], fm.preprocess, method, w, a, progress=False)
+                    found = quantize_method(fm.graph, x_all, fm.preprocess, method, w, a, progress=False)
                     top1 = _top1(FakeQuantModel(found.config).run(x_test), labels)
                     row["table"][f"{n}/{bits}/{method}"] = {
                         "calibration_images": n, "bits": bits, "method": method, "top1": top1,
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             for bits in ("W6A6",):
                 w, a = parse_bits(bits)
                 for variant in ("scale", "granularity", "scheme", "paper", "code"):
-                    found = quantize_method(fm.graph, x_all[:32], fm.preprocess, "qhyvit", w, a, variant=variant,
+                    found = quantize_method(fm.graph, x_32, fm.preprocess, "qhyvit", w, a, variant=variant,
                                             progress=False)
                     top1 = _top1(FakeQuantModel(found.config).run(x_test), labels)
                     row["ablation"][f"{bits}/{variant}"] = {"bits": bits, "variant": variant, "top1": top1,
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_deploy:
             row["deployed"] = {}
             for bits in ("W8A8", "W4A8"):
-                row["deployed"][bits] = deployed(fm, x_all[:32], x_test, labels, bits, work, args.device_images)
+                row["deployed"][bits] = deployed(fm, x_32, x_test, labels, bits, work, args.device_images)
                 print("deployed", row["deployed"][bits], flush=True)
                 save()
             w8, w4 = row["deployed"]["W8A8"]["weight_bytes"], row["deployed"]["W4A8"]["weight_bytes"]
@@ -178,8 +183,9 @@ def markdown(r: dict) -> str:
     out = [f"# Q-HyViT and the ViT PTQ baselines: {r['model']} (CIFAR-10, {r.get('test_images', 0):,} test images)",
            "", "Full quantization, simulated (fake-quant in torch) on the deployable integer graph: every activation "
            "quantized (softmax, LayerNorm, GELU/SiLU outputs, attention operands), residual stream 16-bit, weights "
-           "per-channel symmetric. Calibration: the first N images of one class-balanced draw from the training "
-           "set; searches score candidates on the first 32. Seconds: calibration + search on the CPU (1 thread).",
+           "per-channel symmetric. Calibration: one class-balanced draw of N training images (seed 0), the same "
+           "for every method; ranges from all N, searches score candidates on the first 32 of them. "
+           "Seconds: calibration + search on the CPU (1 thread).",
            "", f"Float: **{r.get('float_top1', float('nan')):.2f} %**. Bridge blocks found (first, last node): "
            f"{r.get('bridge_blocks')}", ""]
     table = r.get("table", {})
