@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgekit.errors import UnsupportedOpError
-from edgekit.ir.graph import Graph
+from edgekit.ir.graph import DTYPE_BYTES, SUB_BYTE_BITS, Graph, Node
 from edgekit.lower import LoweredModel, LoweredNode, lower_graph, lower_node
 from edgekit.ops.registry import KernelCall, bytes_moved, get_op
 from edgekit.plan.memory import MemoryPlan, plan_memory
@@ -20,6 +20,7 @@ class LayerRow:
     macs: int
     bytes_moved: int
     live_bytes: int
+    bitops: int = 0  # MACs × weight bits × activation bits (activation bits squared without weights)
 
 
 @dataclass
@@ -35,12 +36,13 @@ class Analysis:
     lowered: bool  # every layer lowers to a C kernel (False: arena is an estimate from shapes)
     unsupported: list[str]
     precision: str = "int8"  # the kernels it was lowered onto (edgekit.lower.PRECISIONS)
+    bitops: int = 0  # the sum over layers (QuantMCU's cost measure)
 
     def to_json(self) -> dict:
         data = {
             "name": self.name, "quantized": self.quantized, "params": self.params, "macs": self.macs,
             "weights_bytes": self.weights_bytes, "arena_bytes": self.arena_bytes,
-            "arena_lower_bound": self.arena_lower_bound, "kernels_available": self.lowered,
+            "arena_lower_bound": self.arena_lower_bound, "bitops": self.bitops, "kernels_available": self.lowered,
             "unsupported": self.unsupported,
             "layers": [row.__dict__ for row in self.layers],
         }
@@ -71,10 +73,27 @@ def _planning_model(graph: Graph, precision: str = "int8") -> tuple[LoweredModel
     return LoweredModel(graph=graph, layers=layers), unsupported
 
 
-def analyze_graph(graph: Graph, precision: str = "int8") -> tuple[Analysis, MemoryPlan]:
+def _bits(dtype: str) -> int:
+    return SUB_BYTE_BITS.get(dtype) or 8 * DTYPE_BYTES.get(dtype, 1)
+
+
+def layer_bitops(graph: Graph, node: Node, macs: int) -> int:
+    """BitOPs of a node: MACs × weight bits × input activation bits (a node without a weight tensor:
+    activation bits × activation bits), the cost measure of mixed-precision papers (QuantMCU)."""
+    acts = graph.activation_inputs(node)
+    a_bits = _bits(graph.tensors[acts[0]].dtype) if acts else 8
+    has_weights = get_op(node).quant.weight_axis is not None  # input 1 is a weight tensor
+    weights = [t for t in node.inputs[1:2] if has_weights and t >= 0 and graph.tensors[t].is_const]
+    w_bits = _bits(graph.tensors[weights[0]].dtype) if weights else a_bits
+    return int(macs) * w_bits * a_bits
+
+
+def analyze_graph(graph: Graph, precision: str = "int8", input_in_place: bool = False) -> tuple[Analysis, MemoryPlan]:
     """The analysis of `graph` as generated in `precision` (``int8``, or ``float32`` for a float
-    model lowered onto the float32 kernels)."""
+    model lowered onto the float32 kernels); `input_in_place`: a patch-based graph, whose code reads
+    the model input where the caller holds it."""
     model, unsupported = _planning_model(graph, precision)
+    model.input_in_place = input_in_place
     plan = plan_memory(model)
     rows = []
     total_macs = 0
@@ -85,19 +104,23 @@ def analyze_graph(graph: Graph, precision: str = "int8") -> tuple[Analysis, Memo
         except UnsupportedOpError:
             macs = 0
         total_macs += macs
+        bitops = layer_bitops(graph, node, macs)
         for fused in layer.fused:
-            macs += get_op(fused).macs(graph, fused)
+            fm = get_op(fused).macs(graph, fused)
+            macs += fm
+            bitops += layer_bitops(graph, fused, fm)
         total_macs += sum(get_op(f).macs(graph, f) for f in layer.fused)
         rows.append(LayerRow(
             index=node.index, op=layer.label.replace(f"#{node.index}", ""),
             inputs=[list(graph.tensors[i].shape) for i in graph.activation_inputs(node)],
             output=list(graph.tensors[node.outputs[0]].shape) if node.outputs else [],
-            macs=macs, bytes_moved=bytes_moved(graph, node), live_bytes=plan.live_bytes[step],
+            macs=macs, bytes_moved=bytes_moved(graph, node), live_bytes=plan.live_bytes[step], bitops=bitops,
         ))
     analysis = Analysis(
         name=graph.name, quantized=graph.is_quantized, params=graph.params(), macs=total_macs,
         weights_bytes=graph.weights_bytes(), arena_bytes=plan.arena_bytes, arena_lower_bound=plan.lower_bound,
         layers=rows, lowered=not unsupported, unsupported=unsupported, precision=precision,
+        bitops=sum(r.bitops for r in rows),
     )
     return analysis, plan
 

@@ -153,31 +153,38 @@ class _Layer:
     params_type: str
     params_symbol: str
     init: str  # the designated initializer of the parameter struct
-    inputs: list[int]
+    inputs: list[str]  # C expressions of the input pointers: ``a + <offset>`` or the caller's ``input``
     outputs: list[int]
     scratch: int | None
+    own_params: bool = True  # False: the same parameters as an earlier layer, whose struct it uses
 
 
 def _c_int(v: int) -> str:
     return str(v) if -(2**31) < v < 2**31 else f"{v}LL"
 
 
-def render_struct(value: CStruct, symbol: str, arrays: list[_Array], indent: str = "    ") -> str:
+def render_struct(value: CStruct, symbol: str, arrays: list[_Array], indent: str = "    ",
+                  shared: dict[tuple[str, str], str] | None = None) -> str:
     """The designated initializer ``{ .field = value, ... }`` of `value`; its arrays are appended
-    to `arrays` as ``const`` arrays named ``<symbol>_<field>`` (zero-length arrays: NULL)."""
+    to `arrays` as ``const`` arrays named ``<symbol>_<field>`` (zero-length arrays: NULL). With
+    `shared` (type and contents → symbol), an array equal to one already emitted is not emitted
+    again: the struct points at the first (the tiles of a patch stage share their layer's weights)."""
     lines = []
     for fname, v in value.items():
         if isinstance(v, CStruct):
-            text = render_struct(v, f"{symbol}_{fname}", arrays, indent + "    ")
+            text = render_struct(v, f"{symbol}_{fname}", arrays, indent + "    ", shared)
         elif isinstance(v, np.ndarray):
             arr = np.ascontiguousarray(v)
             if arr.size == 0:
                 text = "0"
             else:
-                sym = f"{symbol}_{fname}"
-                arrays.append(_Array(symbol=sym, ctype=_C_TYPES[str(arr.dtype)], length=arr.size,
-                                     body=_c_array_body(arr), nbytes=arr.nbytes))
-                text = sym
+                ctype, body = _C_TYPES[str(arr.dtype)], _c_array_body(arr)
+                text = shared.get((ctype, body), "") if shared is not None else ""
+                if not text:
+                    text = f"{symbol}_{fname}"
+                    arrays.append(_Array(symbol=text, ctype=ctype, length=arr.size, body=body, nbytes=arr.nbytes))
+                    if shared is not None:
+                        shared[(ctype, body)] = text
         elif isinstance(v, float | np.floating):
             text = _c_float(float(v))
         else:
@@ -190,21 +197,30 @@ def render_struct(value: CStruct, symbol: str, arrays: list[_Array], indent: str
 def _render_layers(name: str, model: LoweredModel, plan: MemoryPlan) -> tuple[list[_Layer], list[_Array]]:
     layers: list[_Layer] = []
     arrays: list[_Array] = []
+    shared_arrays: dict[tuple[str, str], str] = {}
+    structs: dict[tuple[str, str], str] = {}  # (type, initializer) → symbol: equal parameters emitted once
     for step, lowered in enumerate(model.layers):
         call = lowered.call
         psym = f"{name}_p{step}"
         init = ""
+        own = True
         if not call.is_view:
             if call.params is None:
                 raise EdgekitError(f"internal: {lowered.node.label} lowers to {call.func} without parameters")
             check_against_header(call.params, where=f"{lowered.label} ({call.params_type})")
-            init = render_struct(call.params, psym, arrays)
+            init = render_struct(call.params, psym, arrays, shared=shared_arrays)
+            key = (call.params_type, init)
+            if key in structs:
+                psym, own = structs[key], False
+            else:
+                structs[key] = psym
         layers.append(_Layer(
             index=step, label=lowered.label, func=None if call.is_view else call.func,
             params_type=call.params_type, params_symbol=psym, init=init,
-            inputs=[plan.tensor_offset[t] for t in call.inputs],
+            inputs=["input" if t not in plan.tensor_offset and t in model.graph.inputs and model.input_in_place
+                    else f"a + {plan.tensor_offset[t]}" for t in call.inputs],
             outputs=[plan.tensor_offset[t] for t in call.outputs],
-            scratch=plan.scratch_offset.get(step),
+            scratch=plan.scratch_offset.get(step), own_params=own,
         ))
     return layers, arrays
 
@@ -257,7 +273,7 @@ def emit_library(model: LoweredModel, plan: MemoryPlan, out_dir: Path, name: str
     ctx = {
         "name": name, "guard": name.upper(), "layers": layers, "arrays": arrays, "info": info,
         "arena_bytes": max(plan.arena_bytes, 4),
-        "input_offset": plan.tensor_offset[in_t.id], "output_offset": plan.tensor_offset[out_t.id],
+        "input_offset": plan.tensor_offset.get(in_t.id, -1), "output_offset": plan.tensor_offset[out_t.id],
         "input_bytes": in_t.nbytes, "output_bytes": out_t.nbytes,
         "input_dtype": _EK_DTYPES.get(in_t.dtype, "EK_DTYPE_INT8"),
         "output_dtype": _EK_DTYPES.get(out_t.dtype, "EK_DTYPE_INT8"),

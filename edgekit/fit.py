@@ -70,6 +70,16 @@ class FitEstimate:
             )
 
 
+def arena_budget(board: Board | str, *, io_bytes: int, num_layers: int, emulated: bool = False) -> int | None:
+    """The arena bytes the board's SRAM leaves beside the I/O buffers, tick table, stack and
+    harness (what ``--patch auto`` aims under); None for the host (no limit)."""
+    b = get_board(board) if isinstance(board, str) else board
+    _, sram_lim = b.limits(emulated)
+    if not sram_lim:
+        return None
+    return sram_lim - (io_bytes + 4 * num_layers + b.stack_bytes + HARNESS_RAM_BYTES)
+
+
 def estimate_fit(board: Board | str, *, weights_bytes: int, arena_bytes: int, io_bytes: int = 0,
                  num_layers: int = 0, emulated: bool = False) -> FitEstimate:
     b = get_board(board) if isinstance(board, str) else board

@@ -30,6 +30,10 @@ class LoweredNode:
 class LoweredModel:
     graph: Graph
     layers: list[LoweredNode]
+    #: The generated code reads the model input where the caller holds it (the `input` argument of
+    #: ``run``), not from a copy in the arena: patch-based models, whose first stage reads the input
+    #: patch after patch (:mod:`edgekit.patch`). No kernel may then write over the input.
+    input_in_place: bool = False
 
     @property
     def runtime_sources(self) -> list[str]:
@@ -74,8 +78,57 @@ def lower_graph(graph: Graph, precision: str = "int8") -> LoweredModel:
                                      f"{float(np.float32(bad[0])):g}; re-convert the model")
     if precision == "float32":
         check_float_model(graph)
+    else:
+        graph = fold_pads(graph)
     layers = [LoweredNode(node=node, call=lower_node(graph, node, precision)) for node in graph.nodes]
     return LoweredModel(graph=graph, layers=fuse_residual_adds(graph, layers))
+
+
+def fold_pads(graph: Graph) -> Graph:
+    """Fold ``PAD`` (H and W only, the pad value = the input zero point) into the VALID convolution
+    that alone reads it: the convolution gets explicit leading pads (``explicit_window``) and reads
+    taps beyond its input as the zero point, which is what the PAD wrote; the padded copy is never
+    made (PyTorch's symmetric padding of a strided convolution arrives as PAD + VALID). Bit-exact:
+    the same taps, the same values. The folded graph shares the tensors; PAD nodes disappear."""
+    readers: dict[int, list[Node]] = {}
+    for node in graph.nodes:
+        for t in node.inputs:
+            readers.setdefault(t, []).append(node)
+    folded: dict[int, Node] = {}  # conv index → the rewritten conv
+    dropped: set[int] = set()
+    for node in graph.nodes:
+        if node.op not in ("PAD", "PADV2") or len(node.outputs) != 1 or node.outputs[0] in graph.outputs:
+            continue
+        users = readers.get(node.outputs[0], [])
+        if len(users) != 1 or users[0].index in folded:
+            continue
+        conv = users[0]
+        opdef = get_op(conv)
+        if (not opdef.zero_point_padding or opdef.patch_window is None or conv.inputs[0] != node.outputs[0]
+                or str(conv.attrs.get("padding", "SAME")) != "VALID" or "explicit_window" in conv.attrs):
+            continue
+        try:
+            p = get_op(node).lower(graph, node).params  # type: ignore[misc]
+        except UnsupportedOpError:
+            continue
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        before = [int(v) for v in getattr(p, "pad_before", [])]
+        if (len(x.shape) != 4 or len(before) != 4 or before[0] or before[3] or x.quant is None or y.quant is None
+                or x.shape[0] != y.shape[0] or x.shape[3] != y.shape[3]
+                or int(getattr(p, "pad_value", 1 << 20)) != y.quant.scalar_zero_point
+                or not np.array_equal(np.asarray(x.quant.scale), np.asarray(y.quant.scale))
+                or not np.array_equal(np.asarray(x.quant.zero_point), np.asarray(y.quant.zero_point))):
+            continue
+        out = graph.tensors[conv.outputs[0]]
+        folded[conv.index] = Node(index=conv.index, op=conv.op, inputs=[node.inputs[0]] + conv.inputs[1:],
+                                  outputs=list(conv.outputs),
+                                  attrs={**conv.attrs, "explicit_window": (before[1], before[2], out.shape[1],
+                                                                          out.shape[2])})
+        dropped.add(node.index)
+    if not folded:
+        return graph
+    nodes = [folded.get(n.index, n) for n in graph.nodes if n.index not in dropped]
+    return dataclasses.replace(graph, nodes=nodes)
 
 
 def check_float_model(graph: Graph) -> None:

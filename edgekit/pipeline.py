@@ -45,6 +45,7 @@ from edgekit.ir.graph import Graph
 from edgekit.lower import LoweredModel, lower_graph
 from edgekit.metadata import preprocess_for, preprocess_recorded
 from edgekit.outputs import OwnedFolder, check_output_file, write_file
+from edgekit.patch import PatchPlan, PatchSpec, choose_patches, parse_patch, plan_patches
 from edgekit.plan.memory import MemoryPlan, plan_memory
 from edgekit.targets import Board
 from edgekit.toolchain.host import HostModel
@@ -156,10 +157,37 @@ SEARCH_METHODS = ("qhyvit", "easyquant", "repqvit", "ptq4vit", "fqvit")
 # lower, plan, emit
 
 
-def lower(graph: Graph, precision: str = "int8") -> LoweredModel:
+def lower(graph: Graph, precision: str = "int8", *, patched: bool = False) -> LoweredModel:
     """Every node → a C kernel call (or a view), with the fusions; `precision` ``float32`` lowers a
-    float model onto the float32 kernels as it is (no quantization)."""
-    return lower_graph(graph, precision)
+    float model onto the float32 kernels as it is (no quantization). `patched`: a graph from
+    :func:`patch`, whose code reads the model input in place."""
+    model = lower_graph(graph, precision)
+    model.input_in_place = patched
+    return model
+
+
+def patch(graph: Graph, patch: str | PatchSpec | None = "off", *, budget: int | None = None,
+          precision: str = "int8") -> tuple[Graph, PatchPlan | None]:
+    """Patch-based inference (:mod:`edgekit.patch`): `patch` ``off`` gives the graph as it is;
+    ``auto`` the split and grid with the smallest arena (with a `budget`, the least recompute that
+    fits it; None when layer by layer is already as small); a :class:`PatchSpec` (``3x3@5``) that
+    plan. Gives the graph to lower and the plan."""
+    mode = parse_patch(patch) if isinstance(patch, str) or patch is None else patch
+    if mode == "off":
+        return graph, None
+    if precision != "int8":
+        raise EdgekitError("--patch runs int8 models; drop --precision float32 or --patch")
+
+    def arena(g: Graph) -> int:
+        return plan_memory(lower(g, patched=True)).arena_bytes
+
+    if mode == "auto":
+        found = choose_patches(graph, arena, budget, plan_memory(lower(graph)).arena_bytes)
+    else:
+        assert isinstance(mode, PatchSpec)
+        found = plan_patches(graph, mode)
+        found.arena_bytes = arena(found.graph)
+    return (graph, None) if found is None else (found.graph, found)
 
 
 def plan(model: LoweredModel) -> MemoryPlan:
@@ -174,14 +202,23 @@ def emit(model: LoweredModel, memory: MemoryPlan, out_dir: Path | str, name: str
 
 
 def generate(model: ModelSource, out_dir: Path | str, name: str | None = None, *,
-             force: bool = False, precision: str = "int8") -> GeneratedLibrary:
+             force: bool = False, precision: str = "int8", patch_mode: str | PatchSpec | None = "off",
+             patch_budget: int | None = None) -> GeneratedLibrary:
     """lower → plan → emit: the C library of a model (file, bytes or graph) in `out_dir`.
 
     `precision` ``int8`` (the default) generates a quantized model; ``float32`` a float model as it
-    is, on the float32 kernels (the library then takes and returns float32)."""
+    is, on the float32 kernels (the library then takes and returns float32). `patch_mode`: patch-based
+    inference of the first stage (:func:`patch`; `patch_budget`: the arena bytes ``auto`` aims under)."""
     check_name(name or _default_name(model))
     OwnedFolder(out_dir, force=force, what="library folder")  # refuse a user's folder before any work
     graph = load(model)
+    if patch_mode not in (None, "off"):
+        if precision != "int8" or not graph.is_quantized:
+            raise EdgekitError("--patch runs quantized int8 models: quantize the model first, or drop --patch")
+        graph, found = patch(graph, patch_mode, budget=patch_budget)
+        if found is not None:
+            lowered = lower(graph, patched=True)
+            return emit(lowered, plan(lowered), out_dir, name or _default_name(model), force=force)
     try:
         lowered = lower(graph, precision)
     except UnsupportedOpError as err:
@@ -192,6 +229,31 @@ def generate(model: ModelSource, out_dir: Path | str, name: str | None = None, *
                                  "`edgekit quantize MODEL --calib DATA -o OUT.tflite` makes it deployable "
                                  "(or --precision float32 runs it unquantized on the float32 kernels)") from None
     return emit(lowered, plan(lowered), out_dir, name or _default_name(model), force=force)
+
+
+def patch_budget(graph: Graph, board: Board, emulated: bool) -> int | None:
+    """The arena bytes `board` leaves a patch-based `graph` (:func:`edgekit.fit.arena_budget`),
+    counting a tick per layer of a 3×3 patch stage."""
+    from edgekit.fit import arena_budget
+
+    io_bytes = sum(graph.tensors[t].nbytes for t in graph.inputs + graph.outputs)
+    return arena_budget(board, io_bytes=io_bytes, num_layers=9 * len(graph.nodes), emulated=emulated)
+
+
+def patch_proposal(graph: Graph, board: Board, emulated: bool) -> str:
+    """For a model too big for `board` layer by layer: the ``--patch`` plan that fits, as advice."""
+    if not graph.is_quantized:
+        return ""
+    budget = patch_budget(graph, board, emulated)
+    try:
+        _, found = patch(graph, "auto", budget=budget)
+    except (EdgekitError, UnsupportedOpError):
+        return ""
+    if found is None:
+        return ""
+    fits = budget is None or found.arena_bytes <= budget
+    return (f"With patch-based inference (--patch auto: {found.spec}, +{found.recompute_macs:,} MACs recomputed) "
+            f"the arena is {found.arena_bytes:,} B{' and it fits' if fits else ', still too big'}.")
 
 
 def _default_name(model: ModelSource) -> str:
@@ -208,7 +270,7 @@ def build_host(lib: GeneratedLibrary, build_dir: Path | None = None) -> HostMode
 
 
 def compile_model(model: ModelSource, name: str = "model", work_dir: Path | None = None, *,
-                  precision: str = "int8") -> HostModel:
+                  precision: str = "int8", patch_mode: str | PatchSpec | None = "off") -> HostModel:
     """load → lower → plan → emit → build: the model's generated C, loaded for host mode
     (`precision` as in :func:`generate`)."""
     graph = load(model, name)
@@ -216,7 +278,7 @@ def compile_model(model: ModelSource, name: str = "model", work_dir: Path | None
     if work_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="edgekit-")
         work_dir = Path(tmp.name)
-    lib = generate(graph, work_dir / "lib", name, precision=precision)
+    lib = generate(graph, work_dir / "lib", name, precision=precision, patch_mode=patch_mode)
     host = build_host(lib, work_dir / "build")
     if tmp is not None:
         host._tmpdir = tmp  # keep the folder as long as the model is loaded
@@ -247,7 +309,8 @@ class EvalResult:
 
 def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None = None, seed: int = 0,
              device: str | None = None, pixel_scale: Any = None, pixel_offset: Any = None,
-             work_dir: Path | None = None, precision: str = "int8") -> EvalResult:
+             work_dir: Path | None = None, precision: str = "int8",
+             patch_mode: str | PatchSpec = "off") -> EvalResult:
     """Top-1 of a float model (float executor) or an int8 model (its generated C, host mode) on
     labelled data; with `precision` ``float32`` a float model runs its float32 generated C (host
     mode) instead of the float executor."""
@@ -261,12 +324,14 @@ def evaluate(model: Path | str, data: Path | str | Dataset, *, limit: int | None
     check_labels(ds.labels, n_out, ds.source)
     pre = _pixel_override(preprocess_for(graph), pixel_scale, pixel_offset)
     x = pre.apply(ds.images, source=ds.source)
+    if patch_mode != "off" and not graph.is_quantized:
+        raise EdgekitError("--patch runs quantized int8 models: quantize the model first, or drop --patch")
     if precision == "float32":
         host = compile_model(graph, name="evalmodel", work_dir=work_dir, precision="float32")
         logits = host.run(x)
         runtime = "float32 (generated C, host)"
     elif graph.is_quantized:
-        host = compile_model(graph, name="evalmodel", work_dir=work_dir)
+        host = compile_model(graph, name="evalmodel", work_dir=work_dir, patch_mode=patch_mode)
         logits = host.run(x)
         runtime = "int8 (generated C, host)"
     else:
@@ -390,7 +455,8 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
            name: str | None = None, float_outputs: np.ndarray | None = None,
            progress: bool = True, calib: Path | None = None, num_calib: int = 1000,
            float_model: Path | None = None, pixel_scale: Any = None,
-           pixel_offset: Any = None, force: bool = False, precision: str = "int8") -> DeployOutcome:
+           pixel_offset: Any = None, force: bool = False, precision: str = "int8",
+           patch_mode: str | PatchSpec = "off") -> DeployOutcome:
     """Deploy `model` (int8) to `board` and validate it: generate → firmware → device (or QEMU) →
     stream samples → compare with host mode (and the float model). With `calib`, `model` is a
     float model quantized on the way. The float model (`model` with `calib`, else `float_model`)
@@ -401,8 +467,11 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
     With `precision` ``float32``, `model` is a float model deployed unquantized on the float32
     kernels (:func:`_deploy_float32`): the device is compared with host mode within
     :data:`FLOAT32_TOLERANCE` (host gcc and arm gcc/newlib may differ in the last bits), and with
-    the float executor when torch is installed."""
+    the float executor when torch is installed. `patch_mode`: patch-based inference of the first
+    stage (:func:`patch`; ``auto`` aims under the arena the board leaves); a model that does not fit
+    layer by layer is refused with the patch plan that would fit."""
     from edgekit.device.session import check_port, run_library
+    from edgekit.errors import DoesNotFitError
 
     tmp = None
     if work_dir is None:
@@ -432,13 +501,20 @@ def deploy(model: Path, board: Board, *, emulate: bool, port: str | None = None,
                         "(or quantize it first with `edgekit quantize`)")
     if float_model is not None and calib is None:
         _check_float_model_matches(load_float_model(float_model).graph, graph, float_model, source)
-    lib = generate(graph, work_folder.claim("lib", "deploy"), name or default_name(source))
+    lib = generate(graph, work_folder.claim("lib", "deploy"), name or default_name(source), patch_mode=patch_mode,
+                   patch_budget=patch_budget(graph, board, emulate))
     samples = model_samples(lib.info, preprocess_for(graph), data, limit)
     if float_outputs is None and float_model is not None:
         float_outputs = float_model_outputs(float_model, samples, lib.info, pixel_scale=pixel_scale,
                                             pixel_offset=pixel_offset)
-    run = run_library(lib, board, samples.inputs, emulate, port, work_folder.claim("firmware", "deploy"),
-                      per_layer=per_layer, progress=progress)
+    try:
+        run = run_library(lib, board, samples.inputs, emulate, port, work_folder.claim("firmware", "deploy"),
+                          per_layer=per_layer, progress=progress)
+    except DoesNotFitError as err:
+        proposal = patch_proposal(graph, board, emulate) if patch_mode == "off" else ""
+        if not proposal:
+            raise
+        raise DoesNotFitError(f"{err}\n{proposal} Deploy with --patch auto.") from None
     host = build_host(lib, work_folder.claim("host", "deploy")).run(samples.inputs)
     flash_lim, sram_lim = board.limits(emulate)
     out = lib.info.output

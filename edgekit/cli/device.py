@@ -17,6 +17,7 @@ from edgekit.cli.options import (
     data_option,
     limit_option,
     model_argument,
+    patch_option,
     pixel_options,
     pixels,
     precision_option,
@@ -106,11 +107,12 @@ def _report(outcome: pipeline.DeployOutcome, json_out: Path | None, html_out: Pa
 @click.option("--force", is_flag=True, help="use a non-empty --work-dir edgekit did not create (its files are "
               "never replaced).")
 @precision_option()
+@patch_option()
 def deploy(model: Path, board_name: str, emulate: bool, port: str | None, data: Path | None, limit: int | None,
            json_out: Path | None, html_out: Path | None, per_layer: bool, work_dir: Path | None,
            calib: Path | None = None, num_calib: int = 1000, float_model: Path | None = None,
            pixel_scale: str | None = None, pixel_offset: str | None = None, force: bool = False,
-           precision: str = "int8") -> None:
+           precision: str = "int8", patch_mode: str = "off") -> None:
     """Build MODEL into firmware, run it on the board (or QEMU) and validate it.
 
     MODEL is an int8 model, or a float model with --calib (quantized on the way), or a float model
@@ -127,7 +129,7 @@ def deploy(model: Path, board_name: str, emulate: bool, port: str | None, data: 
         outcome = pipeline.deploy(model, board, emulate=emulate, port=port, data=data, limit=limit,
                                   per_layer=per_layer, work_dir=work, calib=calib, num_calib=num_calib,
                                   float_model=float_model, force=force, precision=precision,
-                                  **pixels(pixel_scale, pixel_offset))
+                                  patch_mode=patch_mode, **pixels(pixel_scale, pixel_offset))
         if work_dir is None:
             outcome.extra.pop("work_dir", None)
         _report(outcome, json_out, html_out)

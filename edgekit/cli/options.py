@@ -97,6 +97,17 @@ def precision_option() -> Callable[[F], F]:
                              "kernels (the library takes and returns float32).")
 
 
+PATCH_HELP = ("patch-based inference of the memory-hungry first stage (int8): off, auto (the split and grid "
+              "with the smallest arena, or under --board's SRAM the least recompute that fits), or "
+              "GRIDxGRID@LAYER (a GRID×GRID patch grid over the output of node LAYER, the # of `edgekit analyze`).")
+
+
+def patch_option() -> Callable[[F], F]:
+    """``--patch off|auto|GRIDxGRID@LAYER`` (edgekit.patch)."""
+    return click.option("--patch", "patch_mode", default="off", show_default=True, metavar="off|auto|NxN@LAYER",
+                        help=PATCH_HELP)
+
+
 def board_option(required: bool = True, help_text: str = "board name or alias (`edgekit boards`).") -> Callable[[F], F]:
     return click.option("--board", "board_name", required=required, help=help_text)
 

@@ -14,6 +14,7 @@ from edgekit.cli.options import (
     json_flag,
     limit_option,
     model_argument,
+    patch_option,
     pixel_options,
     pixels,
     precision_option,
@@ -88,15 +89,17 @@ def quantize(model: Path, calib: Path, num_calib: int, method: str, bits: str, s
 @pixel_options()
 @json_flag()
 @precision_option()
+@patch_option()
 def eval_cmd(model: Path, data: Path, limit: int | None, seed: int, device: str | None,
-             pixel_scale: str | None, pixel_offset: str | None, as_json: bool, precision: str = "int8") -> None:
+             pixel_scale: str | None, pixel_offset: str | None, as_json: bool, precision: str = "int8",
+             patch_mode: str = "off") -> None:
     """Top-1 (and per-class) accuracy of a float or int8 MODEL on the host.
 
     Int8 models run the generated C (host mode); float models run in the float executor, or with
     --precision float32 their float32 generated C (host mode).
     """
     res = pipeline.evaluate(model, data, limit=limit, seed=seed, device=device, precision=precision,
-                            **pixels(pixel_scale, pixel_offset))
+                            patch_mode=patch_mode, **pixels(pixel_scale, pixel_offset))
     if as_json:
         click.echo(json.dumps({"model": str(model), "data": str(data), **res.to_dict()}))
         return

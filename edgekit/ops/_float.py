@@ -62,9 +62,16 @@ def fused(node: Node, x: torch.Tensor) -> torch.Tensor:
 
 def nchw_pad(x: torch.Tensor, node: Node, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int,
              value: float = 0.0) -> torch.Tensor:
-    """Pad an NCHW tensor for TFLite SAME padding (no-op for VALID)."""
+    """Pad an NCHW tensor for TFLite SAME padding (no-op for VALID); a patch tile's explicit
+    window (``explicit_window``: leading pads, output size) pads or crops to exactly what it reads."""
     import torch.nn.functional as F
 
+    window = node.attrs.get("explicit_window")
+    if window is not None:
+        pad_h, pad_w, out_h, out_w = (int(v) for v in window)
+        after_h = (out_h - 1) * sh + (kh - 1) * dh + 1 - x.shape[2] - pad_h
+        after_w = (out_w - 1) * sw + (kw - 1) * dw + 1 - x.shape[3] - pad_w
+        return F.pad(x, (pad_w, after_w, pad_h, after_h), value=value)  # negative: crops
     if node.attrs.get("padding", "SAME") != "SAME":
         return x
     ph = same_pads(x.shape[2], kh, sh, dh)

@@ -13,6 +13,7 @@ Arithmetic is exact int64 numpy; :func:`wrap32` is the C's two's-complement int3
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -76,7 +77,10 @@ def clamp_int8(v: np.ndarray, lo: int = -128, hi: int = 127) -> np.ndarray:
 
 def window_taps(x: np.ndarray, g: ConvGeometry) -> Iterator[tuple[int, int, np.ndarray]]:
     """For each tap (ky, kx) of the window of geometry `g`, the ``(n, out_h, out_w, C)`` values it
-    reads from the NHWC batch `x`; taps outside the input (padding) read 0."""
+    reads from the NHWC batch `x`; taps outside the input (padding) read 0. A negative pad (a
+    patch tile's window starting inside its input) skips that many leading rows or columns."""
+    x = x[:, max(0, -g.pad_h):, max(0, -g.pad_w):]
+    g = dataclasses.replace(g, pad_h=max(0, g.pad_h), pad_w=max(0, g.pad_w))
     n, h, w, c = x.shape
     eh = (g.out_h - 1) * g.stride_h + (g.k_h - 1) * g.dil_h + 1
     ew = (g.out_w - 1) * g.stride_w + (g.k_w - 1) * g.dil_w + 1

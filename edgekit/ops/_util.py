@@ -156,7 +156,13 @@ def broadcast_layout(
 def conv_padding(
     node: Node, in_h: int, in_w: int, k_h: int, k_w: int, stride_h: int, stride_w: int, dil_h: int, dil_w: int
 ) -> tuple[int, int, int, int]:
-    """(pad_h, pad_w, out_h, out_w) for the node's SAME/VALID padding."""
+    """(pad_h, pad_w, out_h, out_w) for the node's SAME/VALID padding, or the explicit window of
+    a patch tile (``explicit_window`` attribute, :mod:`edgekit.patch`): leading pads, negative when
+    the tile starts inside its input, and the tile's output size."""
+    window = node.attrs.get("explicit_window")
+    if window is not None:
+        pad_h, pad_w, out_h, out_w = (int(v) for v in window)
+        return pad_h, pad_w, out_h, out_w
     padding = str(node.attrs.get("padding", "SAME"))
     if padding not in ("SAME", "VALID"):
         raise unsupported(node, f"padding {padding!r}")

@@ -67,5 +67,6 @@ register(OpDef(
     lower=lower,
     run_int=run_int,
     tflite_version=versions({"int8": 2, "int16": 3}),
+    patch_pointwise=True,
     doc=__doc__ or "",
 ))

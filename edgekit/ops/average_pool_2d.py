@@ -65,5 +65,6 @@ register(OpDef(
     lower=lower,
     run_int=run_int,
     tflite_version=versions({"int8": 2}),
+    patch_window=u.pool_geometry,
     doc=__doc__ or "",
 ))

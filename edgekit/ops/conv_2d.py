@@ -192,5 +192,7 @@ register(OpDef(
     lower=lower,
     run_int=run_int,
     tflite_version=versions({"int8": 3}),
+    patch_window=lambda graph, node: _geometry(graph, node)[0],
+    zero_point_padding=True,
     doc=__doc__ or "",
 ))

@@ -23,4 +23,5 @@ def lower(graph: Graph, node: Node) -> KernelCall:
 
 
 register(OpDef(name="HARD_SWISH", infer_shapes=u.same_shape, macs=u.input_elems_macs,
-               run_float=fl.elementwise(_hardswish), lower=lower, doc=__doc__ or ""))
+               run_float=fl.elementwise(_hardswish), lower=lower, patch_pointwise=True,
+               doc=__doc__ or ""))

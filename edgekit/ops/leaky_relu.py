@@ -70,5 +70,6 @@ register(OpDef(
     quant=QuantRule(int8=True),
     lower=lower,
     tflite_version=versions({"int16": 2}),
+    patch_pointwise=True,
     doc=__doc__ or "",
 ))

@@ -69,5 +69,6 @@ register(OpDef(
     quant=QuantRule(int8=True, output=OUTPUT_QPARAMS),
     lower=lower,
     tflite_version=versions({"int8": 2}),
+    patch_pointwise=True,
     doc=__doc__ or "",
 ))

@@ -102,6 +102,9 @@ LowerFn = Callable[[Graph, Node], KernelCall]
 #: constants and omitted inputs) -> outputs (numpy arrays of the output dtypes)
 IntFn = Callable[[Graph, Node, list], list]
 VersionFn = Callable[[Node, str | None], int]
+#: fn(graph, node) -> the node's sliding window as a convolution geometry (``ConvGeometry``:
+#: kernel, stride, dilation, leading pads) for patch-based inference (:mod:`edgekit.patch`)
+WindowFn = Callable[[Graph, Node], Any]
 
 
 def versions(by_dtype: Mapping[str, int], default: int = 1) -> VersionFn:
@@ -122,6 +125,14 @@ class OpDef:
     doc: str = ""
     run_int: IntFn | None = None
     custom: bool = False
+    #: Patch-based inference (:mod:`edgekit.patch`): a spatial window op gives its geometry (a tile
+    #: of it is the same op with explicit pads and output size, the ``explicit_window`` attribute);
+    #: a pointwise op (every output pixel from the same pixel of each input) runs on a tile as it is.
+    patch_window: WindowFn | None = None
+    patch_pointwise: bool = False
+    #: Its window's padding reads as the input zero point (convolutions: a padded tap adds 0), so a
+    #: PAD with that value before it folds into explicit pads (:func:`edgekit.lower.fold_pads`).
+    zero_point_padding: bool = False
 
 
 _REGISTRY: dict[str, OpDef] = {}

@@ -43,4 +43,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
 
 register(OpDef(name="RELU", infer_shapes=u.same_shape, macs=u.input_elems_macs, run_float=fl.elementwise(_relu),
                quant=QuantRule(int8=True, fusable_as="RELU"), lower=lower, tflite_version=versions({"int8": 2}),
-               doc=__doc__ or ""))
+               patch_pointwise=True, doc=__doc__ or ""))

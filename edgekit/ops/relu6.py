@@ -38,4 +38,4 @@ def lower(graph: Graph, node: Node) -> KernelCall:
 
 register(OpDef(name="RELU6", infer_shapes=u.same_shape, macs=u.input_elems_macs, run_float=fl.elementwise(_relu6),
                quant=QuantRule(int8=True, output=SHARED, fusable_as="RELU6"), lower=lower,
-               tflite_version=versions({"int8": 2}), doc=__doc__ or ""))
+               tflite_version=versions({"int8": 2}), patch_pointwise=True, doc=__doc__ or ""))

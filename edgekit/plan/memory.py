@@ -5,7 +5,8 @@ in-place op (`may_alias_input`) writes over an input whose life ends at that op.
 lives from the step that writes it to the last step that reads it (graph input from step 0,
 graph output to the end). Buffers are placed greedily at the lowest offset that does not
 overlap a buffer alive at the same time, trying several orders and keeping the smallest arena.
-Per-op scratch is a buffer that lives for its op only.
+Per-op scratch is a buffer that lives for its op only. When the model reads its input in place
+(``LoweredModel.input_in_place``) the input has no buffer in the arena and nothing aliases it.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def plan_memory(model: LoweredModel) -> MemoryPlan:
         buf_of[tid] = b
         return b
 
+    external = set(graph.inputs) if model.input_in_place else set()
     for tid in graph.inputs:
-        new_buffer(tid, -1)
+        if tid not in external:
+            new_buffer(tid, -1)
     last_use: dict[int, int] = {}
     for step, layer in enumerate(model.layers):
         for tid in layer.call.inputs:
@@ -78,8 +81,11 @@ def plan_memory(model: LoweredModel) -> MemoryPlan:
     for step, layer in enumerate(model.layers):
         call = layer.call
         for tid in call.inputs:
-            buf_of[tid].last = max(buf_of[tid].last, last_use.get(tid, step))
+            if tid not in external:
+                buf_of[tid].last = max(buf_of[tid].last, last_use.get(tid, step))
         if call.is_view:
+            if call.inputs[0] in external:
+                raise ValueError("internal: a view of an input read in place")
             src = buf_of[call.inputs[0]]
             src.tensors.append(call.outputs[0])
             buf_of[call.outputs[0]] = src
@@ -90,6 +96,8 @@ def plan_memory(model: LoweredModel) -> MemoryPlan:
             if k == 0:
                 for pos in call.may_alias_input:
                     src_tid = call.inputs[pos]
+                    if src_tid in external:
+                        continue
                     src = buf_of[src_tid]
                     ends_here = all(last_use.get(t, -2) <= step for t in src.tensors)
                     if ends_here and src_tid not in graph.outputs and src.size == graph.tensors[tid].nbytes:

@@ -366,6 +366,22 @@ void ek_transpose(const ek_strided_copy_params_t *p, const void *const *inputs, 
 void ek_strided_slice(const ek_strided_copy_params_t *p, const void *const *inputs, void *const *outputs,
                       void *scratch);
 
+/* EK_PATCH_PASTE (patch-based inference): tile rows into the full stage-1 map,
+ *   map[out_offset + r*out_row_stride + j] = tile[r*row_bytes + j]   (bytes, r < rows, j < row_bytes)
+ * inputs: [map so far, tile], or [tile] for the first patch; the output is the map (the planner
+ * lets it share the input map's buffer; when it does not, the map is copied first). */
+typedef struct {
+    int32_t has_map; /* 1: inputs[0] is the map so far, inputs[1] the tile; 0: inputs[0] is the tile */
+    int32_t map_bytes;
+    int32_t rows;
+    int32_t row_bytes;
+    int32_t out_offset;
+    int32_t out_row_stride;
+} ek_patch_paste_params_t;
+
+void ek_patch_paste(const ek_patch_paste_params_t *p, const void *const *inputs, void *const *outputs,
+                    void *scratch);
+
 /* ---- float32 kernels ----------------------------------------------------------------------- */
 
 /* The unquantized baseline (ek_float.c, `--precision float32`): float32 activations and

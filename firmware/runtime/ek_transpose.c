@@ -1,5 +1,6 @@
 /* edgekit runtime: strided copies by element size: TRANSPOSE and STRIDED_SLICE (any tensor type
- * of 1, 2 or 4 bytes per element: int8, int16, int32, float32).
+ * of 1, 2 or 4 bytes per element: int8, int16, int32, float32), and EK_PATCH_PASTE (a patch's
+ * tile into the full stage-1 map: one memcpy per tile row).
  *
  * Both are one gather: out[i_0, ..., i_{r-1}] = in[in_offset + sum_d i_d * in_strides[d]], the
  * output written in order. The generator drops size-1 output dims and merges output dims that
@@ -75,4 +76,24 @@ void ek_strided_slice(const ek_strided_copy_params_t *p, const void *const *inpu
 {
     (void)scratch;
     ek_strided_copy(p, inputs[0], outputs[0]);
+}
+
+/* A byte copy: rows * row_bytes bytes of the tile land at out_offset + r * out_row_stride; the
+ * generator checks the tile fits the map (out_offset + (rows-1)*out_row_stride + row_bytes <=
+ * map_bytes), so no write leaves the map. No arithmetic on values. */
+void ek_patch_paste(const ek_patch_paste_params_t *p, const void *const *inputs, void *const *outputs,
+                    void *scratch)
+{
+    const int has_map = p->has_map != 0;
+    const uint8_t *tile = (const uint8_t *)(has_map ? inputs[1] : inputs[0]);
+    uint8_t *map = (uint8_t *)outputs[0];
+    int32_t r;
+    (void)scratch;
+    if (has_map && inputs[0] != outputs[0]) {
+        memcpy(map, inputs[0], (size_t)p->map_bytes); /* distinct buffers: the planner never overlaps live ones */
+    }
+    for (r = 0; r < p->rows; ++r) {
+        memcpy(map + p->out_offset + (int64_t)r * p->out_row_stride, tile + (int64_t)r * p->row_bytes,
+               (size_t)p->row_bytes);
+    }
 }

@@ -1,0 +1,182 @@
+"""Patch-based int8 inference (edgekit.patch) against edgekit's own layer-by-layer plan, on the emulated Nucleo.
+
+For each model (MLPerf Tiny VWW from ../shared; the zoo's mobilenetv2_64, quantized here with 1,000
+CIFAR-10 training images) and each plan (layer by layer; ``--patch auto``; the fixed plans given):
+
+* ``arena_bytes`` (the generated arena) and ``peak_sram_bytes`` (the firmware's data + bss: arena,
+  the harness's input/output buffers, the tick table, the reserved stack) — the arena of a patch
+  model holds no input copy (its first stage reads the input in place), the firmware still has the
+  harness's input buffer, so ``peak_sram_bytes`` is the honest total
+* ``macs`` (what the C computes, recompute included) and the recompute overhead
+* ``instructions`` per inference on the emulated F446RE (QEMU ``-icount shift=0``: exact), total and
+  in the patch stage (layer-by-layer: the same layers run once)
+* ``device_equals_layer_by_layer``: the device outputs of the patch model equal the layer-by-layer
+  model's host outputs, bit for bit; for mobilenetv2_64 also the host outputs on all 10,000 CIFAR-10
+  test images (so its top-1 is the layer-by-layer top-1, reported)
+
+    python bench/patches.py [--models vww_96_int8 mobilenetv2_64] [--plans auto 3x3@7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared"
+CIFAR = SHARED / "datasets" / "cifar10"
+RESULTS = REPO / "bench" / "results"
+
+
+def load_model(stem: str, work: Path):  # type: ignore[no-untyped-def]
+    from edgekit import pipeline
+
+    if stem == "mobilenetv2_64":
+        from edgekit.zoo.registry import save_for_frontend
+
+        pt = work / "mobilenetv2_64.pt"
+        save_for_frontend("mobilenetv2_64", pt)
+        res = pipeline.quantize(pt, CIFAR / "cifar10_train_jpeg.npz", num_calib=1000)
+        return res.graph
+    return pipeline.load(SHARED / "models" / "mlperf_tiny" / f"{stem}.tflite")
+
+
+def _stage_steps(graph, spec) -> int:  # type: ignore[no-untyped-def]
+    """Layers of the lowered model that belong to the patch stage (through the last paste)."""
+    from edgekit import pipeline
+
+    lowered = pipeline.lower(graph, patched=spec is not None)
+    if spec is None:
+        return 0
+    return max(k for k, lay in enumerate(lowered.layers) if lay.node.op == "EK_PATCH_PASTE") + 1
+
+
+def measure(graph, plan: str, work: Path, inputs: np.ndarray, ref_host: np.ndarray | None):  # type: ignore[no-untyped-def]
+    from edgekit import pipeline
+    from edgekit.device.session import run_library
+    from edgekit.targets import get_board
+
+    board = get_board("nucleo")
+    t0 = time.monotonic()
+    patched, found = pipeline.patch(graph, plan, budget=pipeline.patch_budget(graph, board, True)) \
+        if plan != "off" else (graph, None)
+    name = "pm" if found is not None else "lm"
+    lib = pipeline.generate(patched if found is None else graph, work / plan.replace("@", "_") / "lib", name,
+                            patch_mode=found.spec if found is not None else "off")
+    builds: list = []
+    run = run_library(lib, board, inputs, emulate=True, work_dir=work / plan.replace("@", "_") / "fw",
+                      per_layer=True, progress=False, on_build=builds.append)
+    build = builds[0]
+    layers = run.layer_ticks[0].tolist() if run.layer_ticks is not None else []
+    host = pipeline.build_host(lib, work / plan.replace("@", "_") / "host").run(inputs)
+    row = {
+        "plan": str(found.spec) if found is not None else "layer by layer",
+        "arena_bytes": int(lib.info.arena_bytes), "peak_sram_bytes": int(build.data_bytes + build.bss_bytes),
+        "flash_bytes": int(build.rom_bytes), "weights_bytes": int(lib.info.weights_bytes),
+        "instructions": int(run.ticks.max()), "layers": len(layers), "layer_instructions": [int(v) for v in layers],
+        "device_equals_host": bool(np.array_equal(run.outputs.reshape(host.shape), host)),
+        "seconds": 0.0,
+    }
+    if found is not None:
+        steps = _stage_steps(patched, found.spec)
+        row.update(found.to_json())
+        row["stage_instructions"] = int(sum(layers[:steps]))
+        if ref_host is not None:
+            row["device_equals_layer_by_layer"] = bool(np.array_equal(run.outputs.reshape(ref_host.shape), ref_host))
+    row["seconds"] = round(time.monotonic() - t0, 1)
+    return row, lib
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="*", default=["vww_96_int8", "mobilenetv2_64"])
+    ap.add_argument("--plans", nargs="*", default=["auto"], help="patch plans beside layer by layer")
+    ap.add_argument("--inputs", type=int, default=3, help="seeded inputs on the device")
+    ap.add_argument("--json", type=Path, default=RESULTS / "patches.json")
+    ap.add_argument("--md", type=Path, default=RESULTS / "patches.md")
+    args = ap.parse_args(argv)
+    from edgekit import pipeline
+    from edgekit.analyze import analyze_graph
+    from edgekit.data import load_dataset, random_inputs
+    from edgekit.metadata import preprocess_for
+
+    out: dict = json.loads(args.json.read_text()) if args.json.exists() else {}
+    with tempfile.TemporaryDirectory(prefix="ek_patches_") as tmp:
+        work = Path(tmp)
+        for stem in args.models:
+            graph = load_model(stem, work)
+            analysis, _ = analyze_graph(graph)
+            shape = tuple(graph.tensors[graph.inputs[0]].shape)
+            x = random_inputs(shape, "int8", args.inputs, seed=1234)
+            base, base_lib = measure(graph, "off", work / stem, x, None)
+            entry = {"model": stem, "macs": int(analysis.macs), "layer_by_layer": base, "plans": {}}
+            ref = pipeline.build_host(base_lib, work / stem / "refhost").run(x)
+            for plan in args.plans:
+                row, lib = measure(graph, plan, work / stem, x, ref)
+                if row.get("spec") is not None:
+                    base_steps = [k for k, lay in enumerate(pipeline.lower(graph).layers)
+                                  if lay.node.index <= row["split_node"]]
+                    stage = sum(base["layer_instructions"][k] for k in base_steps)
+                    row["layer_by_layer_stage_instructions"] = int(stage)
+                if stem == "mobilenetv2_64":
+                    test = load_dataset(CIFAR / "cifar10_test_jpeg.npz")
+                    xt = preprocess_for(graph).apply(test.images)
+                    lp = pipeline.build_host(base_lib, work / stem / "h0").run(xt)
+                    pp = pipeline.build_host(lib, work / stem / "h1").run(xt)
+                    row["host_equals_layer_by_layer_10000"] = bool(np.array_equal(lp, pp))
+                    row["top1"] = _top1(pp, test.labels)
+                    entry["layer_by_layer"]["top1"] = _top1(lp, test.labels)
+                entry["plans"][plan] = row
+                print(stem, plan, {k: v for k, v in row.items() if k != "patch_regions"}, flush=True)
+            out[stem] = entry
+            args.json.write_text(json.dumps(out, indent=1))
+    args.md.write_text(markdown(out))
+    print(markdown(out))
+    return 0
+
+
+def _top1(logits: np.ndarray, labels: np.ndarray) -> float:
+    return round(100.0 * float(np.mean(np.argmax(logits.reshape(len(labels), -1), 1) == labels)), 2)
+
+
+def markdown(out: dict) -> str:
+    lines = ["# Patch-based int8 inference vs edgekit's layer-by-layer plan (emulated NUCLEO-F446RE)", "",
+             "Arena: the generated arena (a patch model's first stage reads the input in place: no input copy). "
+             "Peak SRAM: the firmware's data + bss (arena, harness I/O buffers, tick table, stack). Instructions: "
+             "QEMU `-icount shift=0`, exact. Patch stage: the layers through the last paste.", "",
+             "| model | plan | arena B | × | peak SRAM B | × | MACs | recompute | instructions | patch-stage instr. "
+             "| device = layer by layer |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for stem, e in out.items():
+        b = e["layer_by_layer"]
+        lines.append(f"| {stem} | layer by layer | {b['arena_bytes']:,} | 1.00 | {b['peak_sram_bytes']:,} | 1.00 "
+                     f"| {e['macs']:,} | — | {b['instructions']:,} | — | — |")
+        for r in e["plans"].values():
+            if r.get("spec") is None:
+                continue
+            lines.append(
+                f"| {stem} | {r['spec']} | {r['arena_bytes']:,} | {r['arena_bytes'] / b['arena_bytes']:.2f} "
+                f"| {r['peak_sram_bytes']:,} | {r['peak_sram_bytes'] / b['peak_sram_bytes']:.2f} "
+                f"| {r['macs_patched']:,} "
+                f"| +{r['recompute_macs'] / max(r['macs_layer_by_layer'], 1):.1%} | {r['instructions']:,} "
+                f"(+{r['instructions'] / b['instructions'] - 1:.1%}) | {r['stage_instructions']:,} "
+                f"(layer by layer {r['layer_by_layer_stage_instructions']:,}) "
+                f"| {'yes' if r.get('device_equals_layer_by_layer') else 'NO'} |")
+        tops = [r.get("top1") for r in e["plans"].values() if r.get("top1") is not None]
+        if tops:
+            lines.append("")
+            lines.append(f"{stem}: top-1 on the 10,000 CIFAR-10 test images {b.get('top1')} % layer by layer; the "
+                         "patch model's host outputs equal it on all 10,000 images: "
+                         f"{all(r.get('host_equals_layer_by_layer_10000') for r in e['plans'].values())}.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
