@@ -3,6 +3,10 @@
 For each model (MLPerf Tiny VWW from ../shared; the zoo's mobilenetv2_64, quantized here with 1,000
 CIFAR-10 training images) and each plan (layer by layer; ``--patch auto``; the fixed plans given):
 
+Plans: ``auto`` (the smallest arena within 25 % recomputed MACs: ``--patch auto`` without a board),
+``auto-board`` (what ``deploy --board nucleo --patch auto`` picks: the fewest MACs that fit), or a
+fixed ``GxG@N``.
+
 * ``arena_bytes`` (the generated arena) and ``peak_sram_bytes`` (the firmware's data + bss: arena,
   the harness's input/output buffers, the tick table, the reserved stack) — the arena of a patch
   model holds no input copy (its first stage reads the input in place), the firmware still has the
@@ -65,7 +69,8 @@ def measure(graph, plan: str, work: Path, inputs: np.ndarray, ref_host: np.ndarr
 
     board = get_board("nucleo")
     t0 = time.monotonic()
-    patched, found = pipeline.patch(graph, plan, budget=pipeline.patch_budget(graph, board, True)) \
+    budget = pipeline.patch_budget(graph, board, True) if plan == "auto-board" else None
+    patched, found = pipeline.patch(graph, "auto" if plan == "auto-board" else plan, budget=budget) \
         if plan != "off" else (graph, None)
     name = "pm" if found is not None else "lm"
     lib = pipeline.generate(patched if found is None else graph, work / plan.replace("@", "_") / "lib", name,
@@ -97,7 +102,9 @@ def measure(graph, plan: str, work: Path, inputs: np.ndarray, ref_host: np.ndarr
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="*", default=["vww_96_int8", "mobilenetv2_64"])
-    ap.add_argument("--plans", nargs="*", default=["auto"], help="patch plans beside layer by layer")
+    ap.add_argument("--plans", nargs="*", default=["auto"],
+                    help="patch plans beside layer by layer: auto (smallest arena within 25 %% recompute), "
+                         "auto-board (deploy's choice: the least recompute that fits the Nucleo), GxG@N")
     ap.add_argument("--inputs", type=int, default=3, help="seeded inputs on the device")
     ap.add_argument("--json", type=Path, default=RESULTS / "patches.json")
     ap.add_argument("--md", type=Path, default=RESULTS / "patches.md")

@@ -82,7 +82,12 @@ def layer_bitops(graph: Graph, node: Node, macs: int) -> int:
     activation bits × activation bits), the cost measure of mixed-precision papers (QuantMCU)."""
     acts = graph.activation_inputs(node)
     a_bits = _bits(graph.tensors[acts[0]].dtype) if acts else 8
-    has_weights = get_op(node).quant.weight_axis is not None  # input 1 is a weight tensor
+    if macs == 0:
+        return 0
+    try:
+        has_weights = get_op(node).quant.weight_axis is not None  # input 1 is a weight tensor
+    except UnsupportedOpError:
+        return 0
     weights = [t for t in node.inputs[1:2] if has_weights and t >= 0 and graph.tensors[t].is_const]
     w_bits = _bits(graph.tensors[weights[0]].dtype) if weights else a_bits
     return int(macs) * w_bits * a_bits

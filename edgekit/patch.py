@@ -23,6 +23,7 @@ region in a patch is the union of what its consumers read.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,8 +32,10 @@ import numpy as np
 
 from edgekit.errors import EdgekitError
 from edgekit.ir.graph import Graph, Node, Tensor
-from edgekit.lower import fold_pads
+from edgekit.lower import LoweredModel, fold_pads, lower_graph
+from edgekit.ops.depthwise_conv_2d import IN_PLACE, in_place_legal
 from edgekit.ops.registry import get_op
+from edgekit.plan.memory import plan_memory
 
 PASTE = "EK_PATCH_PASTE"
 _SPEC_RE = re.compile(r"^(\d+)x(\d+)@(\d+)$")
@@ -63,6 +66,7 @@ class PatchPlan:
     stage_macs_patched: int
     tile_bytes: list[int] = field(default_factory=list)  # per patch: bytes of its stage-1 tiles
     arena_bytes: int = 0  # filled by the caller that planned it
+    inplace_nodes: list[int] = field(default_factory=list)  # depthwise nodes written over their input
 
     @property
     def recompute_macs(self) -> int:
@@ -76,7 +80,8 @@ class PatchPlan:
                 "recompute_macs": self.recompute_macs,
                 "stage_macs_layer_by_layer": self.stage_macs_layer_by_layer,
                 "stage_macs_patched": self.stage_macs_patched,
-                "max_patch_tile_bytes": max(self.tile_bytes, default=0), "arena_bytes": self.arena_bytes}
+                "max_patch_tile_bytes": max(self.tile_bytes, default=0), "arena_bytes": self.arena_bytes,
+                "inplace_depthwise_nodes": list(self.inplace_nodes)}
 
 
 def parse_patch(text: str | None) -> str | PatchSpec:
@@ -346,3 +351,50 @@ def _live_estimate(graph: Graph) -> int:
         peak = max(peak, sum(graph.tensors[t].nbytes for t in live))
         live = {t: s for t, s in live.items() if last.get(t, k) > k}
     return peak
+
+
+def inplace_depthwise(graph: Graph, input_in_place: bool = False) -> tuple[Graph, list[int]]:
+    """TinyEngine's in-place depthwise where it shrinks the arena: mark (attr ``in_place``) the
+    depthwise convolutions whose output, written one channel plane at a time over their input
+    (``ek_dwconv2d_s8_inplace``: scratch of one output plane), makes the planned arena smaller.
+    A layer is marked in all its patches or in none (its tiles share one filter tensor, stored once
+    in the in-place kernel's layout). Greedy: each layer is marked when the arena is no larger;
+    then each mark the arena does not need is dropped again (the in-place kernel is the portable
+    one, slower than the SIMD kernel it replaces). Bit-exact: the same arithmetic. Gives the graph
+    and the marked node indices."""
+    graph = fold_pads(graph)
+    base = lower_graph(graph)
+    base.input_in_place = input_in_place
+    step_of = {layer.node.index: k for k, layer in enumerate(base.layers) if not layer.fused}
+    marked: dict[int, tuple[Node, object]] = {}  # node index → (marked node, its kernel call)
+    layers_of: dict[int, list[int]] = {}  # filter tensor → its depthwise nodes
+    for node in graph.nodes:
+        if node.op == "DEPTHWISE_CONV_2D" and node.index in step_of and in_place_legal(graph, node):
+            m = Node(index=node.index, op=node.op, inputs=list(node.inputs), outputs=list(node.outputs),
+                     attrs={**node.attrs, IN_PLACE: True})
+            marked[node.index] = (m, get_op(m).lower(graph, m))  # type: ignore[misc]
+            layers_of.setdefault(node.inputs[1], []).append(node.index)
+
+    def arena(chosen: set[int]) -> int:
+        layers = list(base.layers)
+        for w in chosen:
+            for idx in layers_of[w]:
+                k = step_of[idx]
+                layers[k] = dataclasses.replace(layers[k], call=marked[idx][1])
+        return plan_memory(LoweredModel(graph=graph, layers=layers, input_in_place=input_in_place)).arena_bytes
+
+    chosen: set[int] = set()
+    plain = best = arena(chosen)
+    for w in layers_of:
+        size = arena(chosen | {w})
+        if size <= best:
+            chosen.add(w)
+            best = size
+    for w in sorted(chosen):
+        if arena(chosen - {w}) <= best:
+            chosen.discard(w)
+    if not chosen or best >= plain:
+        return graph, []
+    nodes = {idx for w in chosen for idx in layers_of[w]}
+    out = [marked[n.index][0] if n.index in nodes else n for n in graph.nodes]
+    return dataclasses.replace(graph, nodes=out), sorted(nodes)

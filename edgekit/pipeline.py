@@ -45,7 +45,7 @@ from edgekit.ir.graph import Graph
 from edgekit.lower import LoweredModel, lower_graph
 from edgekit.metadata import preprocess_for, preprocess_recorded
 from edgekit.outputs import OwnedFolder, check_output_file, write_file
-from edgekit.patch import PatchPlan, PatchSpec, choose_patches, parse_patch, plan_patches
+from edgekit.patch import PatchPlan, PatchSpec, choose_patches, inplace_depthwise, parse_patch, plan_patches
 from edgekit.plan.memory import MemoryPlan, plan_memory
 from edgekit.targets import Board
 from edgekit.toolchain.host import HostModel
@@ -167,11 +167,13 @@ def lower(graph: Graph, precision: str = "int8", *, patched: bool = False) -> Lo
 
 
 def patch(graph: Graph, patch: str | PatchSpec | None = "off", *, budget: int | None = None,
-          precision: str = "int8") -> tuple[Graph, PatchPlan | None]:
+          precision: str = "int8", inplace: bool | None = None) -> tuple[Graph, PatchPlan | None]:
     """Patch-based inference (:mod:`edgekit.patch`): `patch` ``off`` gives the graph as it is;
     ``auto`` the split and grid with the smallest arena (with a `budget`, the least recompute that
     fits it; None when layer by layer is already as small); a :class:`PatchSpec` (``3x3@5``) that
-    plan. Gives the graph to lower and the plan."""
+    plan. In-place depthwise (:func:`edgekit.patch.inplace_depthwise`, `inplace`): by default where
+    it shrinks the arena, except under a `budget` the plan already fits (the in-place kernel is
+    slower); True/False: always/never. Gives the graph to lower and the plan."""
     mode = parse_patch(patch) if isinstance(patch, str) or patch is None else patch
     if mode == "off":
         return graph, None
@@ -187,7 +189,14 @@ def patch(graph: Graph, patch: str | PatchSpec | None = "off", *, budget: int | 
         assert isinstance(mode, PatchSpec)
         found = plan_patches(graph, mode)
         found.arena_bytes = arena(found.graph)
-    return (graph, None) if found is None else (found.graph, found)
+    if found is None:
+        return graph, None
+    if inplace is True or (inplace is None and (budget is None or found.arena_bytes > budget)):
+        marked, found.inplace_nodes = inplace_depthwise(found.graph, input_in_place=True)
+        if found.inplace_nodes:
+            found.graph = marked
+            found.arena_bytes = arena(marked)
+    return found.graph, found
 
 
 def plan(model: LoweredModel) -> MemoryPlan:

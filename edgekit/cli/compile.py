@@ -96,6 +96,10 @@ def format_patch_plan(found: PatchPlan, layer_arena: int) -> str:
              f"; patch stage {found.stage_macs_layer_by_layer:,} → {found.stage_macs_patched:,})",
              f"  per patch    {'':>10} tiles of {min(found.tile_bytes):,}–{max(found.tile_bytes):,} B (the stage's "
              "outputs of one patch)"]
+    if found.inplace_nodes:
+        marked = ", ".join(f"#{i}" for i in found.inplace_nodes)
+        lines.append(f"  in place     {'':>10} depthwise nodes {marked} write over their input (one channel plane "
+                     "of scratch each)")
     return "\n".join(lines)
 
 

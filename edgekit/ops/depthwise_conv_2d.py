@@ -4,7 +4,8 @@ Float: ``F.conv2d`` with one group per input channel. int8: TFLM's reference ari
 portable kernel (``ek_dwconv2d_s8``), or four channels per step with 16-bit SIMD
 (``ek_dwconv2d_s8_fast``) when the depth multiplier is 1 and the channels a multiple of 4. An
 int4 filter is stored packed and runs on ``ek_dwconv2d_s4`` / ``ek_dwconv2d_s4_fast``
-(``ek_int4.h``): the same arithmetic on the same values.
+(``ek_int4.h``): the same arithmetic on the same values. A node marked ``in_place`` runs one
+channel plane at a time (``ek_dwconv2d_s8_inplace``) and may write its output over its input.
 """
 
 from __future__ import annotations
@@ -114,6 +115,11 @@ def _lower(graph: Graph, node: Node, packed: bool) -> KernelCall:
     g, mult = _geometry(graph, node)
     fields, x, y = u.conv_like_params(graph, node, g, channel_axis=3)
     int4 = packed and _fast.is_int4(u.in_tensor(graph, node, 1).dtype)
+    if node.attrs.get(IN_PLACE) and in_place_legal(graph, node):
+        return KernelCall(func="ek_dwconv2d_s8_inplace", params=DepthwiseConv2DParams(geom=g, depth_multiplier=1,
+                                                                                     **fields),
+                          inputs=[x.id], outputs=[y.id], scratch_bytes=g.out_h * g.out_w, may_alias_input=(0,),
+                          may_alias_smaller=True, runtime_sources=("ek_conv.c",))
     if _fast.kernels() == "fast" and mult == 1 and g.in_c % 4 == 0:
         return _fast_call(g, fields, x.id, y.id, int4)
     if int4:
@@ -125,6 +131,18 @@ def _lower(graph: Graph, node: Node, packed: bool) -> KernelCall:
         outputs=[y.id],
         runtime_sources=("ek_int4.c",) if int4 else ("ek_conv.c",),
     )
+
+
+#: Node attribute: run on ``ek_dwconv2d_s8_inplace``, whose output may be written over its input
+#: (set by :func:`edgekit.patch.inplace_depthwise` where that shrinks the arena).
+IN_PLACE = "in_place"
+
+
+def in_place_legal(graph: Graph, node: Node) -> bool:
+    """The in-place kernel runs `node`: int8 activations, an int8 filter, depth multiplier 1."""
+    x, w, y = u.in_tensor(graph, node, 0), u.in_tensor(graph, node, 1), graph.tensors[node.outputs[0]]
+    return (x.dtype == "int8" and w.dtype == "int8" and y.dtype == "int8" and len(x.shape) == 4
+            and len(w.shape) == 4 and w.shape[3] == x.shape[3])
 
 
 def _fast_call(g: ConvGeometry, fields: dict, x_id: int, y_id: int, int4: bool = False) -> KernelCall:

@@ -49,6 +49,8 @@ class KernelCall:
     scratch_bytes: int = 0
     # positions in `inputs` whose buffer the output may share exactly (in-place op)
     may_alias_input: tuple[int, ...] = ()
+    # the output may take an aliased input's buffer when it is smaller (not only of equal size)
+    may_alias_smaller: bool = False
     # when True the op is a pure view (reshape/squeeze): output shares the input buffer, no call
     is_view: bool = False
     runtime_sources: tuple[str, ...] = ()  # file names in firmware/runtime this call needs

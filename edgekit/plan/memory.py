@@ -100,7 +100,9 @@ def plan_memory(model: LoweredModel) -> MemoryPlan:
                         continue
                     src = buf_of[src_tid]
                     ends_here = all(last_use.get(t, -2) <= step for t in src.tensors)
-                    if ends_here and src_tid not in graph.outputs and src.size == graph.tensors[tid].nbytes:
+                    out_bytes = graph.tensors[tid].nbytes
+                    fits = src.size == out_bytes or (call.may_alias_smaller and src.size >= out_bytes)
+                    if ends_here and src_tid not in graph.outputs and fits:
                         alias = src
                         break
             if alias is not None:

@@ -92,3 +92,69 @@ void ek_dwconv2d_s8(const ek_dwconv2d_params_t *p, const void *const *inputs, vo
         }
     }
 }
+
+/*
+ * DEPTHWISE_CONV_2D int8, depth multiplier 1, computed one channel plane at a time so that the
+ * output may be written over the input (TinyEngine's in-place depthwise). Same arithmetic as
+ * ek_dwconv2d_s8 (TFLM's DepthwiseConvPerChannel), so the outputs are identical:
+ *
+ *   y[b, oy, ox, c] = clamp(zp_out + MBQM(bias[c] + sum_{ky,kx in bounds} w[ky, kx, c] *
+ *                           (x[b, oy*s_h - pad_h + d_h*ky, ox*s_w - pad_w + d_w*kx, c] + input_offset),
+ *                           mult[c], shift[c]), act_min, act_max)
+ *
+ * Overflow: |w| <= 128 and |x + input_offset| <= 255, so one tap is < 2^15 and a k_h*k_w window
+ * of fewer than 2^16 taps stays < 2^31 before the bias; the sum wraps like TFLM's (ek_wrap_add).
+ *
+ * In place: outputs[0] may equal inputs[0] (the planner then gives both one buffer, the output no
+ * larger than the input). Plane (b, c) is computed from input channel c of batch b into scratch
+ * (out_h*out_w bytes), then stored into channel-c slots: those hold input channel c of batch b
+ * (already read) or of an earlier batch (finished); output pixel p of batch b is at
+ * (b*out_h*out_w + p)*C + c <= (b*in_h*in_w + p)*C + c, never in a later batch's input. Any other
+ * placement (disjoint buffers) is the same computation.
+ */
+void ek_dwconv2d_s8_inplace(const ek_dwconv2d_params_t *p, const void *const *inputs, void *const *outputs,
+                            void *scratch)
+{
+    const int8_t *in = (const int8_t *)inputs[0];
+    int8_t *out = (int8_t *)outputs[0];
+    int8_t *plane = (int8_t *)scratch;
+    const int32_t c_n = p->geom.in_c;
+    int32_t b, c, oy, ox, ky, kx;
+    for (b = 0; b < p->geom.batches; ++b) {
+        const int8_t *in_b = in + (int64_t)b * p->geom.in_h * p->geom.in_w * c_n;
+        int8_t *out_b = out + (int64_t)b * p->geom.out_h * p->geom.out_w * c_n;
+        for (c = 0; c < c_n; ++c) {
+            const int8_t *wc = p->weights + c;
+            int32_t px;
+            for (oy = 0; oy < p->geom.out_h; ++oy) {
+                const int32_t iy0 = oy * p->geom.stride_h - p->geom.pad_h;
+                for (ox = 0; ox < p->geom.out_w; ++ox) {
+                    const int32_t ix0 = ox * p->geom.stride_w - p->geom.pad_w;
+                    int32_t acc = 0;
+                    for (ky = 0; ky < p->geom.k_h; ++ky) {
+                        const int32_t iy = iy0 + p->geom.dil_h * ky;
+                        if (iy < 0 || iy >= p->geom.in_h) {
+                            continue;
+                        }
+                        for (kx = 0; kx < p->geom.k_w; ++kx) {
+                            const int32_t ix = ix0 + p->geom.dil_w * kx;
+                            if (ix < 0 || ix >= p->geom.in_w) {
+                                continue;
+                            }
+                            acc = ek_wrap_add(acc, (int32_t)wc[((int64_t)ky * p->geom.k_w + kx) * c_n] *
+                                                       ((int32_t)in_b[((int64_t)iy * p->geom.in_w + ix) * c_n + c] +
+                                                        p->input_offset));
+                        }
+                    }
+                    acc = ek_wrap_add(acc, p->bias[c]);
+                    acc = ek_mbqm(acc, p->rq.mult[c], p->rq.shift[c]);
+                    acc += p->rq.output_offset;
+                    plane[oy * p->geom.out_w + ox] = (int8_t)ek_clamp32(acc, p->rq.act_min, p->rq.act_max);
+                }
+            }
+            for (px = 0; px < p->geom.out_h * p->geom.out_w; ++px) {
+                out_b[(int64_t)px * c_n + c] = plane[px];
+            }
+        }
+    }
+}

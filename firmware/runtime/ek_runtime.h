@@ -290,6 +290,10 @@ typedef struct {
 void ek_conv2d_s8(const ek_conv2d_params_t *p, const void *const *inputs, void *const *outputs, void *scratch);
 void ek_dwconv2d_s8(const ek_dwconv2d_params_t *p, const void *const *inputs, void *const *outputs,
                     void *scratch);
+/* depth multiplier 1, one channel plane at a time into scratch (out_h*out_w bytes): outputs[0] may
+ * be inputs[0] (in-place depthwise) */
+void ek_dwconv2d_s8_inplace(const ek_dwconv2d_params_t *p, const void *const *inputs, void *const *outputs,
+                            void *scratch);
 void ek_conv2d_s8_gemm(const ek_conv2d_gemm_params_t *p, const void *const *inputs, void *const *outputs,
                        void *scratch);
 /* bytes of scratch ek_conv2d_s8_gemm needs for p (the planner reserves exactly this) */
