@@ -1,11 +1,13 @@
 """Patch-based int8 inference (edgekit.patch) against edgekit's own layer-by-layer plan, on the emulated Nucleo.
 
-For each model (MLPerf Tiny VWW from ../shared; the zoo's mobilenetv2_64, quantized here with 1,000
-CIFAR-10 training images) and each plan (layer by layer; ``--patch auto``; the fixed plans given):
+For each model (MLPerf Tiny VWW from ../shared; the zoo's mobilenetv2_64 and mcunet_128, quantized
+here with 1,000 CIFAR-10 training images) and each plan (layer by layer; ``--patch auto``; the fixed plans given):
 
 Plans: ``auto`` (the smallest arena within 25 % recomputed MACs: ``--patch auto`` without a board),
 ``auto-board`` (what ``deploy --board nucleo --patch auto`` picks: the fewest MACs that fit), or a
-fixed ``GxG@N``.
+fixed ``GxG@N``; a plan ending in ``/no-inplace`` never runs a depthwise layer in place (the
+default runs in place the layers whose in-place run shrinks the arena, except under a budget the
+plan already meets).
 
 * ``arena_bytes`` (the generated arena) and ``peak_sram_bytes`` (the firmware's data + bss: arena,
   the harness's input/output buffers, the tick table, the reserved stack) — the arena of a patch
@@ -15,10 +17,10 @@ fixed ``GxG@N``.
 * ``instructions`` per inference on the emulated F446RE (QEMU ``-icount shift=0``: exact), total and
   in the patch stage (layer-by-layer: the same layers run once)
 * ``device_equals_layer_by_layer``: the device outputs of the patch model equal the layer-by-layer
-  model's host outputs, bit for bit; for mobilenetv2_64 also the host outputs on all 10,000 CIFAR-10
+  model's host outputs, bit for bit; for the zoo models also the host outputs on all 10,000 CIFAR-10
   test images (so its top-1 is the layer-by-layer top-1, reported)
 
-    python bench/patches.py [--models vww_96_int8 mobilenetv2_64] [--plans auto 3x3@7]
+    python bench/patches.py [--models vww_96_int8 mobilenetv2_64 mcunet_128] [--plans auto 3x3@7 3x3@7/no-inplace]
 """
 
 from __future__ import annotations
@@ -41,12 +43,11 @@ RESULTS = REPO / "bench" / "results"
 
 def load_model(stem: str, work: Path):  # type: ignore[no-untyped-def]
     from edgekit import pipeline
+    from edgekit.zoo.registry import ZOO, save_for_frontend
 
-    if stem == "mobilenetv2_64":
-        from edgekit.zoo.registry import save_for_frontend
-
-        pt = work / "mobilenetv2_64.pt"
-        save_for_frontend("mobilenetv2_64", pt)
+    if stem in ZOO:
+        pt = work / f"{stem}.pt"
+        save_for_frontend(stem, pt)
         res = pipeline.quantize(pt, CIFAR / "cifar10_train_jpeg.npz", num_calib=1000)
         return res.graph
     return pipeline.load(SHARED / "models" / "mlperf_tiny" / f"{stem}.tflite")
@@ -70,17 +71,21 @@ def measure(graph, plan: str, work: Path, inputs: np.ndarray, ref_host: np.ndarr
     board = get_board("nucleo")
     t0 = time.monotonic()
     budget = pipeline.patch_budget(graph, board, True) if plan == "auto-board" else None
-    patched, found = pipeline.patch(graph, "auto" if plan == "auto-board" else plan, budget=budget) \
-        if plan != "off" else (graph, None)
+    mode, _, suffix = plan.partition("/")
+    mode = "auto" if mode == "auto-board" else mode
+    inplace = False if suffix == "no-inplace" else None
+    patched, found = pipeline.patch(graph, mode, budget=budget, inplace=inplace) if plan != "off" else (graph, None)
     name = "pm" if found is not None else "lm"
-    lib = pipeline.generate(patched if found is None else graph, work / plan.replace("@", "_") / "lib", name,
-                            patch_mode=found.spec if found is not None else "off")
+    folder = work / plan.replace("@", "_").replace("/", "_")
+    lib = pipeline.generate(graph, folder / "lib", name, patch_mode=mode if found is not None else "off",
+                            patch_budget=budget, inplace=inplace)
+    assert found is None or lib.info.arena_bytes == found.arena_bytes
     builds: list = []
-    run = run_library(lib, board, inputs, emulate=True, work_dir=work / plan.replace("@", "_") / "fw",
+    run = run_library(lib, board, inputs, emulate=True, work_dir=folder / "fw",
                       per_layer=True, progress=False, on_build=builds.append)
     build = builds[0]
     layers = run.layer_ticks[0].tolist() if run.layer_ticks is not None else []
-    host = pipeline.build_host(lib, work / plan.replace("@", "_") / "host").run(inputs)
+    host = pipeline.build_host(lib, folder / "host").run(inputs)
     row = {
         "plan": str(found.spec) if found is not None else "layer by layer",
         "arena_bytes": int(lib.info.arena_bytes), "peak_sram_bytes": int(build.data_bytes + build.bss_bytes),
@@ -101,10 +106,11 @@ def measure(graph, plan: str, work: Path, inputs: np.ndarray, ref_host: np.ndarr
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="*", default=["vww_96_int8", "mobilenetv2_64"])
+    ap.add_argument("--models", nargs="*", default=["vww_96_int8", "mobilenetv2_64", "mcunet_128"])
     ap.add_argument("--plans", nargs="*", default=["auto"],
                     help="patch plans beside layer by layer: auto (smallest arena within 25 %% recompute), "
-                         "auto-board (deploy's choice: the least recompute that fits the Nucleo), GxG@N")
+                         "auto-board (deploy's choice: the least recompute that fits the Nucleo), GxG@N; "
+                         "suffix /no-inplace: no in-place depthwise")
     ap.add_argument("--inputs", type=int, default=3, help="seeded inputs on the device")
     ap.add_argument("--json", type=Path, default=RESULTS / "patches.json")
     ap.add_argument("--md", type=Path, default=RESULTS / "patches.md")
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                                   if lay.node.index <= row["split_node"]]
                     stage = sum(base["layer_instructions"][k] for k in base_steps)
                     row["layer_by_layer_stage_instructions"] = int(stage)
-                if stem == "mobilenetv2_64":
+                if not stem.startswith("vww"):
                     test = load_dataset(CIFAR / "cifar10_test_jpeg.npz")
                     xt = preprocess_for(graph).apply(test.images)
                     lp = pipeline.build_host(base_lib, work / stem / "h0").run(xt)
@@ -158,18 +164,19 @@ def markdown(out: dict) -> str:
              "Arena: the generated arena (a patch model's first stage reads the input in place: no input copy). "
              "Peak SRAM: the firmware's data + bss (arena, harness I/O buffers, tick table, stack). Instructions: "
              "QEMU `-icount shift=0`, exact. Patch stage: the layers through the last paste.", "",
-             "| model | plan | arena B | × | peak SRAM B | × | MACs | recompute | instructions | patch-stage instr. "
-             "| device = layer by layer |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| model | plan | in-place dw nodes | arena B | × | peak SRAM B | × | MACs | recompute | instructions "
+             "| patch-stage instr. | device = layer by layer |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for stem, e in out.items():
         b = e["layer_by_layer"]
-        lines.append(f"| {stem} | layer by layer | {b['arena_bytes']:,} | 1.00 | {b['peak_sram_bytes']:,} | 1.00 "
+        lines.append(f"| {stem} | layer by layer | — | {b['arena_bytes']:,} | 1.00 | {b['peak_sram_bytes']:,} | 1.00 "
                      f"| {e['macs']:,} | — | {b['instructions']:,} | — | — |")
-        for r in e["plans"].values():
+        for name, r in e["plans"].items():
             if r.get("spec") is None:
                 continue
             lines.append(
-                f"| {stem} | {r['spec']} | {r['arena_bytes']:,} | {r['arena_bytes'] / b['arena_bytes']:.2f} "
+                f"| {stem} | {r['spec']} ({name}) | {len(r.get('inplace_depthwise_nodes', [])) or '—'} "
+                f"| {r['arena_bytes']:,} | {r['arena_bytes'] / b['arena_bytes']:.2f} "
                 f"| {r['peak_sram_bytes']:,} | {r['peak_sram_bytes'] / b['peak_sram_bytes']:.2f} "
                 f"| {r['macs_patched']:,} "
                 f"| +{r['recompute_macs'] / max(r['macs_layer_by_layer'], 1):.1%} | {r['instructions']:,} "

@@ -212,19 +212,20 @@ def emit(model: LoweredModel, memory: MemoryPlan, out_dir: Path | str, name: str
 
 def generate(model: ModelSource, out_dir: Path | str, name: str | None = None, *,
              force: bool = False, precision: str = "int8", patch_mode: str | PatchSpec | None = "off",
-             patch_budget: int | None = None) -> GeneratedLibrary:
+             patch_budget: int | None = None, inplace: bool | None = None) -> GeneratedLibrary:
     """lower → plan → emit: the C library of a model (file, bytes or graph) in `out_dir`.
 
     `precision` ``int8`` (the default) generates a quantized model; ``float32`` a float model as it
     is, on the float32 kernels (the library then takes and returns float32). `patch_mode`: patch-based
-    inference of the first stage (:func:`patch`; `patch_budget`: the arena bytes ``auto`` aims under)."""
+    inference of the first stage (:func:`patch`; `patch_budget`: the arena bytes ``auto`` aims under;
+    `inplace`: in-place depthwise, by default where it shrinks the arena)."""
     check_name(name or _default_name(model))
     OwnedFolder(out_dir, force=force, what="library folder")  # refuse a user's folder before any work
     graph = load(model)
     if patch_mode not in (None, "off"):
         if precision != "int8" or not graph.is_quantized:
             raise EdgekitError("--patch runs quantized int8 models: quantize the model first, or drop --patch")
-        graph, found = patch(graph, patch_mode, budget=patch_budget)
+        graph, found = patch(graph, patch_mode, budget=patch_budget, inplace=inplace)
         if found is not None:
             lowered = lower(graph, patched=True)
             return emit(lowered, plan(lowered), out_dir, name or _default_name(model), force=force)
