@@ -5,9 +5,8 @@ here with 1,000 CIFAR-10 training images) and each plan (layer by layer; ``--pat
 
 Plans: ``auto`` (the smallest arena within 25 % recomputed MACs: ``--patch auto`` without a board),
 ``auto-board`` (what ``deploy --board nucleo --patch auto`` picks: the fewest MACs that fit), or a
-fixed ``GxG@N``; a plan ending in ``/no-inplace`` never runs a depthwise layer in place (the
-default runs in place the layers whose in-place run shrinks the arena, except under a budget the
-plan already meets).
+fixed ``GxG@N``; a plan ending in ``/inplace`` runs in place the depthwise layers whose in-place
+run shrinks the arena (the default only where the board's budget needs it; ``/no-inplace`` never).
 
 * ``arena_bytes`` (the generated arena) and ``peak_sram_bytes`` (the firmware's data + bss: arena,
   the harness's input/output buffers, the tick table, the reserved stack) — the arena of a patch
@@ -20,7 +19,8 @@ plan already meets).
   model's host outputs, bit for bit; for the zoo models also the host outputs on all 10,000 CIFAR-10
   test images (so its top-1 is the layer-by-layer top-1, reported)
 
-    python bench/patches.py [--models vww_96_int8 mobilenetv2_64 mcunet_128] [--plans auto 3x3@7 3x3@7/no-inplace]
+    python bench/patches.py [--models vww_96_int8 mobilenetv2_64 mcunet_128] \
+        [--plans auto auto/inplace auto-board 3x3@7]
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def measure(graph, plan: str, work: Path, inputs: np.ndarray, ref_host: np.ndarr
     budget = pipeline.patch_budget(graph, board, True) if plan == "auto-board" else None
     mode, _, suffix = plan.partition("/")
     mode = "auto" if mode == "auto-board" else mode
-    inplace = False if suffix == "no-inplace" else None
+    inplace = {"inplace": True, "no-inplace": False}.get(suffix)
     patched, found = pipeline.patch(graph, mode, budget=budget, inplace=inplace) if plan != "off" else (graph, None)
     name = "pm" if found is not None else "lm"
     folder = work / plan.replace("@", "_").replace("/", "_")
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plans", nargs="*", default=["auto"],
                     help="patch plans beside layer by layer: auto (smallest arena within 25 %% recompute), "
                          "auto-board (deploy's choice: the least recompute that fits the Nucleo), GxG@N; "
-                         "suffix /no-inplace: no in-place depthwise")
+                         "suffix /inplace: in-place depthwise where it shrinks the arena")
     ap.add_argument("--inputs", type=int, default=3, help="seeded inputs on the device")
     ap.add_argument("--json", type=Path, default=RESULTS / "patches.json")
     ap.add_argument("--md", type=Path, default=RESULTS / "patches.md")

@@ -291,16 +291,19 @@ def _macs(graph: Graph, node: Node) -> int:
 #: Without a budget, ``auto`` takes the smallest arena among the plans that recompute at most this
 #: share of the model's MACs (or the least recomputing plan when none does).
 MAX_AUTO_OVERHEAD = 0.25
+#: Under a budget, ``auto`` plans at most this many candidates (fewest MACs first) for real.
+MAX_MEASURED = 40
 
 
 def choose_patches(graph: Graph, arena_of: Callable[[Graph], int], budget: int | None = None,
                    layer_by_layer_arena: int | None = None, measured: int = 10) -> PatchPlan | None:
     """``--patch auto``: the split and grid. `arena_of` plans a graph (lower → plan) and gives its
     arena bytes; the `measured` most promising plans (by a quick estimate) are planned for real.
-    With a `budget` (the arena bytes the board leaves): the plan with the fewest MACs whose arena
-    fits it, else the smallest arena; without: the smallest arena among the plans that recompute at
-    most :data:`MAX_AUTO_OVERHEAD` of the model's MACs (all plans when none does). None when no plan
-    beats `layer_by_layer_arena`."""
+    With a `budget` (the arena bytes the board leaves): None when layer by layer fits it, else the
+    plan with the fewest MACs whose planned arena fits it (among the :data:`MAX_MEASURED`
+    fewest-MAC candidates whose estimate fits), else the smallest arena; without: the smallest
+    arena among the plans that recompute at most :data:`MAX_AUTO_OVERHEAD` of the model's MACs (all
+    plans when none does). None when no plan beats `layer_by_layer_arena`."""
     graph = fold_pads(graph)
     plans: list[PatchPlan] = []
     for split in candidate_splits(graph):
@@ -309,10 +312,18 @@ def choose_patches(graph: Graph, arena_of: Callable[[Graph], int], budget: int |
             plan = plan_patches(graph, PatchSpec(grid=grid, split=split))
             plan.arena_bytes = _live_estimate(plan.graph)
             plans.append(plan)
+    if budget is not None and layer_by_layer_arena is not None and layer_by_layer_arena <= budget:
+        return None  # layer by layer fits: no recompute is the least
     if budget is not None:
-        fitting = [pl for pl in plans if pl.arena_bytes <= budget]
-        pool = sorted(fitting, key=lambda pl: (pl.macs_patched, pl.arena_bytes))[:measured]
-        pool += sorted(plans, key=lambda pl: (pl.arena_bytes, pl.macs_patched))[:measured]
+        # in MAC order, the first plan whose planned arena fits and beats layer by layer
+        limit = layer_by_layer_arena if layer_by_layer_arena is not None else budget + 1
+        fitting = sorted((pl for pl in plans if pl.arena_bytes <= budget), key=lambda pl: (pl.macs_patched,
+                                                                                            pl.arena_bytes))
+        for plan in fitting[:MAX_MEASURED]:
+            plan.arena_bytes = arena_of(plan.graph)
+            if plan.arena_bytes <= budget and plan.arena_bytes < limit:
+                return plan
+        pool = sorted(plans, key=lambda pl: (pl.arena_bytes, pl.macs_patched))[:measured]
     else:
         cheap = [pl for pl in plans if pl.recompute_macs <= MAX_AUTO_OVERHEAD * pl.macs_layer_by_layer] or plans
         pool = sorted(cheap, key=lambda pl: (pl.arena_bytes, pl.macs_patched))[:measured]

@@ -46,7 +46,10 @@ def analyze(model: Path, board_name: str | None, as_json: bool, precision: str =
         budget = pipeline.patch_budget(graph, board, False) if board is not None else None
         layer_arena = pipeline.plan(pipeline.lower(graph)).arena_bytes
         patched, found = pipeline.patch(graph, patch_mode, budget=budget)
-        if found is None:
+        if found is None and budget is not None and layer_arena <= budget:
+            plan_text = (f"patches: not needed, layer by layer fits {board.name} (arena {layer_arena:,} B of the "
+                         f"{budget:,} B it leaves); the model runs layer by layer")
+        elif found is None:
             plan_text = (f"patches: none beats layer by layer (arena {layer_arena:,} B); the model runs layer by "
                          "layer")
         else:
