@@ -26,7 +26,7 @@ def test_zoo_list() -> None:
     proc = edgekit("zoo", "list", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
-    assert set(rows) == {"resnet8", "mobilenetv2_64", "mobilevit_xxs", "deit_tiny", "efficientformer_xs"}
+    assert set(rows) == {"resnet8", "mobilenetv2_64", "mcunet_128", "mobilevit_xxs", "deit_tiny", "efficientformer_xs"}
     assert rows["resnet8"]["params"] == 78_186 and rows["mobilenetv2_64"]["input"] == [3, 64, 64]
     assert all(r["weights"] for r in rows.values())
     table = edgekit("zoo", "list")

@@ -5,6 +5,7 @@ smaller, and the CLI plans, refuses and proposes patches."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -111,7 +112,12 @@ def test_patches_cut_the_arena_and_the_input_is_read_in_place(cnn: bytes, tmp_pa
     assert lib.info.arena_bytes == found.arena_bytes
     src = (tmp_path / "lib" / "pm.c").read_text()
     assert "ek_patch_paste" in src and "input_buffer(void) { return 0; }" in src
-    plain = pipeline.generate(graph, tmp_path / "plain", "pl")
+    # the same layers on the in-place depthwise kernel (its own filter layout) layer by layer
+    filters = {n.inputs[1] for n in patched.nodes if n.attrs.get("in_place")}
+    same = dataclasses.replace(graph, nodes=[
+        dataclasses.replace(n, attrs={**n.attrs, "in_place": True}) if n.op == "DEPTHWISE_CONV_2D"
+        and n.inputs[1] in filters else n for n in graph.nodes])
+    plain = pipeline.generate(same, tmp_path / "plain", "pl")
     # every patch shares its layer's weights: only the crops' few int32 dims and strides are new
     assert 0 <= lib.info.weights_bytes - plain.info.weights_bytes < 100
 
@@ -154,3 +160,97 @@ def test_cli_analyze_shows_the_plan_and_run_is_bit_exact(cnn: bytes, tmp_path: P
                                "--output", str(tmp_path / "y.npy")])
     assert out.exit_code == 0, out.output
     assert np.array_equal(np.load(tmp_path / "y.npy"), tflm_run(cnn, x))
+
+
+def wide_first_stage(rng: np.random.Generator) -> ModelSpec:
+    """64×64×3 → a 24-channel full-resolution conv (98 KB) → depthwise stride 2 → 1×1 → head: too
+    big for the F446RE's 128 KiB layer by layer, small with patches."""
+    g = Graph(rng)
+    x_in = g.input((1, 64, 64, 3))
+    x = g.conv2d(x_in, cout=24, kernel=(3, 3), stride=(1, 1), padding="SAME", act="RELU")
+    x = g.depthwise(x, multiplier=1, kernel=(3, 3), stride=(2, 2), padding="SAME", act="RELU")
+    x = g.conv2d(x, cout=8, kernel=(1, 1), stride=(1, 1), padding="SAME", act="RELU")
+    x = g.mean(x, [1, 2], keep_dims=False)
+    return g.spec([x_in], [g.fully_connected(x, units=4, act="NONE")], "wide")
+
+
+def test_a_model_too_big_layer_by_layer_is_offered_patches_and_deploys_with_them(tmp_path: Path) -> None:
+    from edgekit.errors import DoesNotFitError
+    from edgekit.targets import get_board
+
+    model = tmp_path / "wide.tflite"
+    model.write_bytes(build_tflite(wide_first_stage(np.random.default_rng(11))))
+    board = get_board("nucleo")
+    with pytest.raises(DoesNotFitError, match=r"--patch auto: \d+x\d+@\d+.*and it fits.*Deploy with --patch auto"):
+        pipeline.deploy(model, board, emulate=True, limit=2, work_dir=tmp_path / "off", progress=False)
+    outcome = pipeline.deploy(model, board, emulate=True, limit=3, work_dir=tmp_path / "on", progress=False,
+                              patch_mode="auto")
+    assert outcome.result.device_host_bitexact == 3
+    ref = tflm_run(model, outcome.samples.inputs, arena_size=1 << 20)
+    assert np.array_equal(outcome.run.outputs.reshape(3, -1), ref.reshape(3, -1))
+    assert outcome.result.ram_bytes <= 128 * 1024 < plan_memory(lower_graph(pipeline.load(model))).arena_bytes + \
+        2 * 64 * 64 * 3
+
+
+@pytest.mark.shared
+def test_the_128x128_zoo_model_is_refused_layer_by_layer_on_the_nucleo_and_fits_with_patches(
+        tmp_path: Path, cifar_test_path: Path) -> None:
+    """mcunet_128 (committed weights, int8 with 64 calibration images): the Nucleo's 128 KiB SRAM
+    cannot hold its first stage layer by layer; the fit check proposes patches, and with
+    ``--patch auto`` the whole firmware fits."""
+    pytest.importorskip("torch")
+    from edgekit.zoo import save_for_frontend
+
+    checkpoint = save_for_frontend("mcunet_128", tmp_path / "mcunet_128.pt")
+    quantized = pipeline.quantize(checkpoint, cifar_test_path, num_calib=64)
+    model = tmp_path / "mcunet_128_int8.tflite"
+    model.write_bytes(quantized.tflite)
+    runner = CliRunner()
+    layer = runner.invoke(main, ["analyze", str(model), "--board", "nucleo", "--json"])
+    assert layer.exit_code == 0, layer.output
+    fit = json.loads(layer.output)["board"]
+    assert not fit["fits"] and "--patch auto" in fit["patch_proposal"]
+    patched = runner.invoke(main, ["analyze", str(model), "--board", "nucleo", "--json", "--patch", "auto"])
+    assert patched.exit_code == 0, patched.output
+    payload = json.loads(patched.output)
+    assert payload["board"]["fits"]
+    assert payload["patch"]["arena_bytes"] <= 0.5 * payload["patch"]["arena_layer_by_layer"]
+
+
+def _depthwise_peak(rng: np.random.Generator) -> bytes:
+    """1×1 expand ×8 → depthwise (stride 1 SAME, then stride 2 VALID, then dilated) → 1×1 project:
+    the depthwise layers hold the two widest maps at once unless they run in place."""
+    g = Graph(rng)
+    x_in = g.input((1, 15, 13, 4))
+    x = g.conv2d(x_in, cout=32, kernel=(1, 1), stride=(1, 1), padding="SAME", act="RELU")
+    x = g.depthwise(x, multiplier=1, kernel=(3, 3), stride=(1, 1), padding="SAME", act="RELU6")
+    x = g.depthwise(x, multiplier=1, kernel=(3, 3), stride=(2, 2), padding="VALID", act="NONE")
+    x = g.depthwise(x, multiplier=1, kernel=(3, 3), stride=(1, 1), dilation=(2, 2), padding="SAME", act="RELU")
+    x = g.conv2d(x, cout=4, kernel=(1, 1), stride=(1, 1), padding="SAME", act="NONE")
+    return build_tflite(g.spec([x_in], [x], "dwpeak"))
+
+
+def test_in_place_depthwise_writes_over_its_input_and_stays_bit_exact(tmp_path: Path) -> None:
+    from edgekit.ops.depthwise_conv_2d import IN_PLACE
+    from edgekit.patch import inplace_depthwise
+
+    model = _depthwise_peak(np.random.default_rng(5))
+    graph = pipeline.load(model)
+    x = _batch(graph, 6, seed=2)
+    ref = tflm_run(model, x)
+    # every depthwise node on the in-place kernel: the planner shares each one's buffer with its input
+    forced = dataclasses.replace(graph, nodes=[
+        dataclasses.replace(n, attrs={**n.attrs, IN_PLACE: True}) if n.op == "DEPTHWISE_CONV_2D" else n
+        for n in graph.nodes])
+    lowered = lower_graph(forced)
+    memory = plan_memory(lowered)
+    dw = [lay.call for lay in lowered.layers if lay.node.op == "DEPTHWISE_CONV_2D"]
+    assert {c.func for c in dw} == {"ek_dwconv2d_s8_inplace"}
+    assert all(memory.tensor_offset[c.outputs[0]] == memory.tensor_offset[c.inputs[0]] for c in dw)
+    host = pipeline.compile_model(forced, "dwip", tmp_path / "forced")
+    assert np.array_equal(host.run(x), ref)
+    # the pass marks only what shrinks the arena, and the result is the same model
+    marked, nodes = inplace_depthwise(graph)
+    before, after = plan_memory(lower_graph(graph)).arena_bytes, plan_memory(lower_graph(marked)).arena_bytes
+    assert nodes and after < before
+    assert np.array_equal(pipeline.compile_model(marked, "dwm", tmp_path / "marked").run(x), ref)

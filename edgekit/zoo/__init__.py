@@ -8,7 +8,7 @@ deployment description, ``entry.preprocess()``). Training: ``bench/zoo/train.py`
 from __future__ import annotations
 
 from edgekit.frontends import torch_fx as _torch_fx
-from edgekit.zoo.models import deit_tiny, efficientformer_xs, mobilenetv2_64, mobilevit_xxs, resnet8
+from edgekit.zoo.models import deit_tiny, efficientformer_xs, mcunet_128, mobilenetv2_64, mobilevit_xxs, resnet8
 from edgekit.zoo.registry import (
     ZOO,
     ZooEntry,
@@ -32,6 +32,7 @@ __all__ = [
     "efficientformer_xs",
     "get_entry",
     "load_zoo_model",
+    "mcunet_128",
     "mobilenetv2_64",
     "mobilevit_xxs",
     "resnet8",

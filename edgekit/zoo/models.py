@@ -138,6 +138,26 @@ def mobilenetv2_64() -> MobileNetV2:
     return MobileNetV2()
 
 
+class MCUNet128(MobileNetV2):
+    """MCUNet-like: :class:`MobileNetV2` at 4× the resolution of its 32×32 stem output.
+
+    The stem becomes conv3×3 stride 2 (BN, ReLU6) → depthwise 3×3 stride 2 (BN, ReLU6), so a
+    128×128×3 input reaches the same 32×32×``stem`` map as MobileNetV2's stride-2 stem does from
+    64×64×3; every later layer (``features.1`` on, ``fc``) is MobileNetV2's, with the same names
+    and shapes. The 64×64×``stem`` map after the first conv is the layer-by-layer memory peak;
+    the rest of the network is small (a fit for patch-based inference of the first stage).
+    """
+
+    def __init__(self, stem: int = 16, **kwargs) -> None:
+        super().__init__(stem=stem, **kwargs)
+        self.features[0] = nn.Sequential(_conv_bn(3, stem, 3, 2), _conv_bn(stem, stem, 3, 2, groups=stem))
+
+
+def mcunet_128() -> MCUNet128:
+    """MCUNet-like MobileNetV2 for 128×128×3 input (CIFAR-10 upsampled ×4)."""
+    return MCUNet128()
+
+
 # --------------------------------------------------------------------------- transformer parts
 
 

@@ -82,6 +82,13 @@ ZOO: dict[str, ZooEntry] = {
             "MobileNetV2-style, 64×64 input (CIFAR upsampled ×2), stride-2 stem, 11 inverted residuals",
         ),
         ZooEntry(
+            "mcunet_128",
+            models.mcunet_128,
+            (128, 128),
+            75_178,
+            "MCUNet-like, 128×128 input (CIFAR upsampled ×4), conv s2 + depthwise s2 stem, then mobilenetv2_64's body",
+        ),
+        ZooEntry(
             "deit_tiny", models.deit_tiny, (32, 32), 208_970, "DeiT-style ViT, patch 4, dim 64, 6 blocks, 2 heads"
         ),
         ZooEntry(
