@@ -80,20 +80,28 @@ def measure(graph, plan: str, work: Path, inputs: np.ndarray, ref_host: np.ndarr
     lib = pipeline.generate(graph, folder / "lib", name, patch_mode=mode if found is not None else "off",
                             patch_budget=budget, inplace=inplace)
     assert found is None or lib.info.arena_bytes == found.arena_bytes
+    from edgekit.errors import DoesNotFitError
+
     builds: list = []
-    run = run_library(lib, board, inputs, emulate=True, work_dir=folder / "fw",
-                      per_layer=True, progress=False, on_build=builds.append)
+    host = pipeline.build_host(lib, folder / "host").run(inputs)
+    row = {"plan": str(found.spec) if found is not None else "layer by layer",
+           "arena_bytes": int(lib.info.arena_bytes), "weights_bytes": int(lib.info.weights_bytes), "seconds": 0.0}
+    try:
+        run = run_library(lib, board, inputs, emulate=True, work_dir=folder / "fw",
+                          per_layer=True, progress=False, on_build=builds.append)
+    except DoesNotFitError as err:  # measured on the host only: the board cannot hold it
+        lines = [ln.strip() for ln in str(err).splitlines()]
+        row.update(fits=False, does_not_fit=" ".join(ln for ln in lines if "does not fit" in ln or
+                                                      ln.startswith("SRAM")), layer_instructions=[])
+        return row, lib
     build = builds[0]
     layers = run.layer_ticks[0].tolist() if run.layer_ticks is not None else []
-    host = pipeline.build_host(lib, folder / "host").run(inputs)
-    row = {
-        "plan": str(found.spec) if found is not None else "layer by layer",
-        "arena_bytes": int(lib.info.arena_bytes), "peak_sram_bytes": int(build.data_bytes + build.bss_bytes),
-        "flash_bytes": int(build.rom_bytes), "weights_bytes": int(lib.info.weights_bytes),
+    row.update({
+        "fits": True, "peak_sram_bytes": int(build.data_bytes + build.bss_bytes),
+        "flash_bytes": int(build.rom_bytes),
         "instructions": int(run.ticks.max()), "layers": len(layers), "layer_instructions": [int(v) for v in layers],
         "device_equals_host": bool(np.array_equal(run.outputs.reshape(host.shape), host)),
-        "seconds": 0.0,
-    }
+    })
     if found is not None:
         steps = _stage_steps(patched, found.spec)
         row.update(found.to_json())
@@ -133,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             ref = pipeline.build_host(base_lib, work / stem / "refhost").run(x)
             for plan in args.plans:
                 row, lib = measure(graph, plan, work / stem, x, ref)
-                if row.get("spec") is not None:
+                if row.get("spec") is not None and base["layer_instructions"]:
                     base_steps = [k for k, lay in enumerate(pipeline.lower(graph).layers)
                                   if lay.node.index <= row["split_node"]]
                     stage = sum(base["layer_instructions"][k] for k in base_steps)
@@ -167,29 +175,43 @@ def markdown(out: dict) -> str:
              "| model | plan | in-place dw nodes | arena B | × | peak SRAM B | × | MACs | recompute | instructions "
              "| patch-stage instr. | device = layer by layer |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    notes: list[str] = []
     for stem, e in out.items():
         b = e["layer_by_layer"]
-        lines.append(f"| {stem} | layer by layer | — | {b['arena_bytes']:,} | 1.00 | {b['peak_sram_bytes']:,} | 1.00 "
-                     f"| {e['macs']:,} | — | {b['instructions']:,} | — | — |")
+        if b.get("fits", True):
+            lines.append(f"| {stem} | layer by layer | — | {b['arena_bytes']:,} | 1.00 | {b['peak_sram_bytes']:,} "
+                         f"| 1.00 | {e['macs']:,} | — | {b['instructions']:,} | — | — |")
+        else:
+            lines.append(f"| {stem} | layer by layer | — | {b['arena_bytes']:,} | 1.00 | does not fit | — "
+                         f"| {e['macs']:,} | — | — | — | — |")
         for name, r in e["plans"].items():
             if r.get("spec") is None:
                 continue
+            fits = b.get("fits", True)
+            sram = f"{r['peak_sram_bytes'] / b['peak_sram_bytes']:.2f}" if fits else "—"
+            more = f" (+{r['instructions'] / b['instructions'] - 1:.1%})" if fits else ""
+            stage = (f" (layer by layer {r['layer_by_layer_stage_instructions']:,})"
+                     if "layer_by_layer_stage_instructions" in r else "")
+            same = "yes" if r.get("device_equals_layer_by_layer") else "NO"
+            if not fits:
+                same += " (layer by layer in host mode)"
             lines.append(
                 f"| {stem} | {r['spec']} ({name}) | {len(r.get('inplace_depthwise_nodes', [])) or '—'} "
                 f"| {r['arena_bytes']:,} | {r['arena_bytes'] / b['arena_bytes']:.2f} "
-                f"| {r['peak_sram_bytes']:,} | {r['peak_sram_bytes'] / b['peak_sram_bytes']:.2f} "
-                f"| {r['macs_patched']:,} "
-                f"| +{r['recompute_macs'] / max(r['macs_layer_by_layer'], 1):.1%} | {r['instructions']:,} "
-                f"(+{r['instructions'] / b['instructions'] - 1:.1%}) | {r['stage_instructions']:,} "
-                f"(layer by layer {r['layer_by_layer_stage_instructions']:,}) "
-                f"| {'yes' if r.get('device_equals_layer_by_layer') else 'NO'} |")
+                f"| {r['peak_sram_bytes']:,} | {sram} | {r['macs_patched']:,} "
+                f"| +{r['recompute_macs'] / max(r['macs_layer_by_layer'], 1):.1%} | {r['instructions']:,}{more} "
+                f"| {r['stage_instructions']:,}{stage} | {same} |")
+        for name, r in e["plans"].items():
+            if r.get("spec") is None:
+                notes.append(f"{stem}, {name}: no patches (layer by layer fits the board, or no plan beats it).")
         tops = [r.get("top1") for r in e["plans"].values() if r.get("top1") is not None]
         if tops:
-            lines.append("")
-            lines.append(f"{stem}: top-1 on the 10,000 CIFAR-10 test images {b.get('top1')} % layer by layer; the "
+            notes.append(f"{stem}: top-1 on the 10,000 CIFAR-10 test images {b.get('top1')} % layer by layer; the "
                          "patch model's host outputs equal it on all 10,000 images: "
                          f"{all(r.get('host_equals_layer_by_layer_10000') for r in e['plans'].values())}.")
-    return "\n".join(lines) + "\n"
+        if not e["layer_by_layer"].get("fits", True):
+            notes.append(f"{stem}, layer by layer: {e['layer_by_layer'].get('does_not_fit', 'does not fit')}")
+    return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
 
 
 if __name__ == "__main__":
