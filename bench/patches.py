@@ -91,8 +91,8 @@ def measure(graph, plan: str, work: Path, inputs: np.ndarray, ref_host: np.ndarr
                           per_layer=True, progress=False, on_build=builds.append)
     except DoesNotFitError as err:  # measured on the host only: the board cannot hold it
         lines = [ln.strip() for ln in str(err).splitlines()]
-        row.update(fits=False, does_not_fit=" ".join(ln for ln in lines if "does not fit" in ln or
-                                                      ln.startswith("SRAM")), layer_instructions=[])
+        row.update(fits=False, does_not_fit=" ".join(" ".join(ln.split()) for ln in lines if "does not fit" in ln
+                                                      or ln.startswith("SRAM")), layer_instructions=[])
         return row, lib
     build = builds[0]
     layers = run.layer_ticks[0].tolist() if run.layer_ticks is not None else []
