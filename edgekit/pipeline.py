@@ -173,7 +173,7 @@ def patch(graph: Graph, patch: str | PatchSpec | None = "off", *, budget: int | 
     fits it; None when layer by layer is already as small); a :class:`PatchSpec` (``3x3@5``) that
     plan. In-place depthwise (:func:`edgekit.patch.inplace_depthwise`, `inplace`): by default only
     when the plan does not meet the `budget` without it (the in-place kernel is the portable one:
-    on mobilenetv2_64 it saved 656 B for +51 % instructions, bench/results/patches.md); True: where
+    on mobilenetv2_64 it saved 656 B for +32 % instructions, bench/results/patches.md); True: where
     it shrinks the arena; False: never. Gives the graph to lower and the plan."""
     mode = parse_patch(patch) if isinstance(patch, str) or patch is None else patch
     if mode == "off":
