@@ -82,8 +82,6 @@ def layer_bitops(graph: Graph, node: Node, macs: int) -> int:
     activation bits × activation bits), the cost measure of mixed-precision papers (QuantMCU)."""
     acts = graph.activation_inputs(node)
     a_bits = _bits(graph.tensors[acts[0]].dtype) if acts else 8
-    if macs == 0:
-        return 0
     try:
         has_weights = get_op(node).quant.weight_axis is not None  # input 1 is a weight tensor
     except UnsupportedOpError:

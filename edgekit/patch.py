@@ -375,14 +375,12 @@ def inplace_depthwise(graph: Graph, input_in_place: bool = False) -> tuple[Graph
     and the marked node indices."""
     graph = fold_pads(graph)
     base = lower_graph(graph)
-    base.input_in_place = input_in_place
     step_of = {layer.node.index: k for k, layer in enumerate(base.layers) if not layer.fused}
     marked: dict[int, tuple[Node, object]] = {}  # node index → (marked node, its kernel call)
     layers_of: dict[int, list[int]] = {}  # filter tensor → its depthwise nodes
     for node in graph.nodes:
         if node.op == "DEPTHWISE_CONV_2D" and node.index in step_of and in_place_legal(graph, node):
-            m = Node(index=node.index, op=node.op, inputs=list(node.inputs), outputs=list(node.outputs),
-                     attrs={**node.attrs, IN_PLACE: True})
+            m = dataclasses.replace(node, attrs={**node.attrs, IN_PLACE: True})
             marked[node.index] = (m, get_op(m).lower(graph, m))  # type: ignore[misc]
             layers_of.setdefault(node.inputs[1], []).append(node.index)
 

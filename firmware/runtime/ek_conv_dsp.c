@@ -205,22 +205,6 @@ static inline int32_t ek_clamp_i8(int32_t v, int32_t lo, int32_t hi)
     } while (0)
 
 #if defined(EK_HAVE_DSP)
-/* one 4-tap group, 2 channels x 2 pixels: LDM counts as one instruction */
-#define EK_G2X2                                                                         \
-    "ldm %[x]!, {r0, r1, r2, r3}\n\t"                                                   \
-    "ldm %[w]!, {r4, r5}\n\t"                                                           \
-    "sxtb16 r6, r4\n\t"                                                                 \
-    "smlad %[a00], r6, r0, %[a00]\n\t"                                                  \
-    "smlad %[a01], r6, r2, %[a01]\n\t"                                                  \
-    "sxtb16 r4, r4, ror #8\n\t"                                                         \
-    "smlad %[a00], r4, r1, %[a00]\n\t"                                                  \
-    "smlad %[a01], r4, r3, %[a01]\n\t"                                                  \
-    "sxtb16 r6, r5\n\t"                                                                 \
-    "smlad %[a10], r6, r0, %[a10]\n\t"                                                  \
-    "smlad %[a11], r6, r2, %[a11]\n\t"                                                  \
-    "sxtb16 r5, r5, ror #8\n\t"                                                         \
-    "smlad %[a10], r5, r1, %[a10]\n\t"                                                  \
-    "smlad %[a11], r5, r3, %[a11]\n\t"
 #define EK_G1X2                                                                         \
     "ldm %[x]!, {r0, r1}\n\t"                                                           \
     "ldm %[w]!, {r4, r5}\n\t"                                                           \
@@ -250,53 +234,7 @@ ek_gemm_2px_m(const ek_conv2d_gemm_params_t *restrict p, const ek_addk_t *restri
 #endif
     for (c = c_lo; c + 1 < c_hi; c += 2) {
         int32_t a00 = p->bias[c], a01 = p->bias[c], a10 = p->bias[c + 1], a11 = p->bias[c + 1];
-        const uint32_t *x = col;
-#if defined(EK_HAVE_DSP_ASM)
-        register int32_t ra00 __asm__("r8") = a00, ra01 __asm__("r9") = a01;
-        register int32_t ra10 __asm__("r10") = a10, ra11 __asm__("r11") = a11;
-        register const uint32_t *rx __asm__("r12") = x;
-        register const uint32_t *rw __asm__("lr") = w;
-        register int32_t rn __asm__("r7") = groups;
-        register uint32_t t0 __asm__("r0"), t1 __asm__("r1"), t2 __asm__("r2"), t3 __asm__("r3");
-        register uint32_t t4 __asm__("r4"), t5 __asm__("r5"), t6 __asm__("r6");
-        __asm__ volatile("lsrs %[n], %[n], #1\n\t"
-                         "bcc 1f\n\t" EK_G2X2 "1:\n\t"
-                         "cmp %[n], #0\n\t"
-                         "beq 3f\n\t"
-                         "2:\n\t" EK_G2X2 EK_G2X2 "subs %[n], %[n], #1\n\t"
-                         "bne 2b\n\t"
-                         "3:\n\t"
-                         : [a00] "+r"(ra00), [a01] "+r"(ra01), [a10] "+r"(ra10), [a11] "+r"(ra11), [x] "+r"(rx),
-                           [w] "+r"(rw), [n] "+r"(rn), "=&r"(t0), "=&r"(t1), "=&r"(t2), "=&r"(t3), "=&r"(t4),
-                           "=&r"(t5), "=&r"(t6)
-                         :
-                         : "cc");
-        a00 = ra00;
-        a01 = ra01;
-        a10 = ra10;
-        a11 = ra11;
-        w = rw;
-        (void)rx;
-#else
-        int32_t g;
-        for (g = 0; g < groups; ++g) {
-            const uint32_t x0 = x[0], y0 = x[1], x1 = x[2], y1 = x[3];
-            uint32_t wa = w[0], wb = w[1];
-            uint32_t e = ek_sxtb16(wa), f = ek_sxtb16_r8(wa);
-            a00 = ek_smlad(e, x0, a00);
-            a01 = ek_smlad(e, x1, a01);
-            a00 = ek_smlad(f, y0, a00);
-            a01 = ek_smlad(f, y1, a01);
-            e = ek_sxtb16(wb);
-            f = ek_sxtb16_r8(wb);
-            a10 = ek_smlad(e, x0, a10);
-            a11 = ek_smlad(e, x1, a11);
-            a10 = ek_smlad(f, y0, a10);
-            a11 = ek_smlad(f, y1, a11);
-            x += 4;
-            w += 2;
-        }
-#endif
+        w = ek_smlad_block_2x2(col, w, groups, &a00, &a01, &a10, &a11);
         EK_STORE(o0, c, a00);
         EK_STORE(o1, c, a01);
         EK_STORE(o0, c + 1, a10);

@@ -157,6 +157,90 @@ static inline int32_t ek_requant_lt1_small(int32_t x, int32_t m, int32_t shift)
     return (y + (int32_t)((uint32_t)1 << (r - 1)) + (y >> 31)) >> r;
 }
 
+/*
+ * The 2-channel x 2-pixel SMLAD block of the GEMM kernels (ek_conv_dsp.c, ek_lowbit.c): `groups`
+ * groups of 4 taps. Per group the column x holds 4 words (pixel 0: taps 0,2 and 1,3 as int16 lane
+ * pairs; pixel 1 the same) and the weights w 2 words (4 int8 taps of channel 0, of channel 1):
+ *   a00 += sum w0*x0, a01 += sum w0*x1, a10 += sum w1*x0, a11 += sum w1*x1   (channel, pixel)
+ * Returns w after the block. Overflow: each SMLAD adds two products; the callers bound them.
+ * On the M4 (hand-scheduled Thumb-2): per group LDM of the 4 column words (r0..r3) and of the
+ * 2 weight words (r4, r5), 4 SXTB16, 8 SMLAD; LDM counts as one instruction.
+ */
+#if defined(EK_HAVE_DSP_ASM)
+#define EK_G2X2                                                                         \
+    "ldm %[x]!, {r0, r1, r2, r3}\n\t"                                                   \
+    "ldm %[w]!, {r4, r5}\n\t"                                                           \
+    "sxtb16 r6, r4\n\t"                                                                 \
+    "smlad %[a00], r6, r0, %[a00]\n\t"                                                  \
+    "smlad %[a01], r6, r2, %[a01]\n\t"                                                  \
+    "sxtb16 r4, r4, ror #8\n\t"                                                         \
+    "smlad %[a00], r4, r1, %[a00]\n\t"                                                  \
+    "smlad %[a01], r4, r3, %[a01]\n\t"                                                  \
+    "sxtb16 r6, r5\n\t"                                                                 \
+    "smlad %[a10], r6, r0, %[a10]\n\t"                                                  \
+    "smlad %[a11], r6, r2, %[a11]\n\t"                                                  \
+    "sxtb16 r5, r5, ror #8\n\t"                                                         \
+    "smlad %[a10], r5, r1, %[a10]\n\t"                                                  \
+    "smlad %[a11], r5, r3, %[a11]\n\t"
+#endif
+
+static inline __attribute__((always_inline)) const uint32_t *
+ek_smlad_block_2x2(const uint32_t *x, const uint32_t *w, int32_t groups, int32_t *a00, int32_t *a01, int32_t *a10,
+                   int32_t *a11)
+{
+#if defined(EK_HAVE_DSP_ASM)
+    register int32_t ra00 __asm__("r8") = *a00, ra01 __asm__("r9") = *a01;
+    register int32_t ra10 __asm__("r10") = *a10, ra11 __asm__("r11") = *a11;
+    register const uint32_t *rx __asm__("r12") = x;
+    register const uint32_t *rw __asm__("lr") = w;
+    register int32_t rn __asm__("r7") = groups;
+    register uint32_t t0 __asm__("r0"), t1 __asm__("r1"), t2 __asm__("r2"), t3 __asm__("r3");
+    register uint32_t t4 __asm__("r4"), t5 __asm__("r5"), t6 __asm__("r6");
+    __asm__ volatile("lsrs %[n], %[n], #1\n\t"
+                     "bcc 1f\n\t" EK_G2X2 "1:\n\t"
+                     "cmp %[n], #0\n\t"
+                     "beq 3f\n\t"
+                     "2:\n\t" EK_G2X2 EK_G2X2 "subs %[n], %[n], #1\n\t"
+                     "bne 2b\n\t"
+                     "3:\n\t"
+                     : [a00] "+r"(ra00), [a01] "+r"(ra01), [a10] "+r"(ra10), [a11] "+r"(ra11), [x] "+r"(rx),
+                       [w] "+r"(rw), [n] "+r"(rn), "=&r"(t0), "=&r"(t1), "=&r"(t2), "=&r"(t3), "=&r"(t4),
+                       "=&r"(t5), "=&r"(t6)
+                     :
+                     : "cc", "memory");
+    *a00 = ra00;
+    *a01 = ra01;
+    *a10 = ra10;
+    *a11 = ra11;
+    (void)rx;
+    return rw;
+#else
+    int32_t g, b00 = *a00, b01 = *a01, b10 = *a10, b11 = *a11;
+    for (g = 0; g < groups; ++g) {
+        const uint32_t x0 = x[0], y0 = x[1], x1 = x[2], y1 = x[3];
+        const uint32_t wa = w[0], wb = w[1];
+        uint32_t e = ek_sxtb16(wa), f = ek_sxtb16_r8(wa);
+        b00 = ek_smlad(e, x0, b00);
+        b01 = ek_smlad(e, x1, b01);
+        b00 = ek_smlad(f, y0, b00);
+        b01 = ek_smlad(f, y1, b01);
+        e = ek_sxtb16(wb);
+        f = ek_sxtb16_r8(wb);
+        b10 = ek_smlad(e, x0, b10);
+        b11 = ek_smlad(e, x1, b11);
+        b10 = ek_smlad(f, y0, b10);
+        b11 = ek_smlad(f, y1, b11);
+        x += 4;
+        w += 2;
+    }
+    *a00 = b00;
+    *a01 = b01;
+    *a10 = b10;
+    *a11 = b11;
+    return w;
+#endif
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -137,24 +137,6 @@ static void ek_col_u2(uint32_t *col, const uint8_t *x, int32_t words)
     }
 }
 
-#if defined(EK_HAVE_DSP_ASM)
-/* one 4-tap group, 2 channels x 2 pixels (r0..r6 scratch; LDM counts as one instruction) */
-#define EK_LB_G2X2                                                                      \
-    "ldm %[x]!, {r0, r1, r2, r3}\n\t"                                                   \
-    "ldm %[w]!, {r4, r5}\n\t"                                                           \
-    "sxtb16 r6, r4\n\t"                                                                 \
-    "smlad %[a00], r6, r0, %[a00]\n\t"                                                  \
-    "smlad %[a01], r6, r2, %[a01]\n\t"                                                  \
-    "sxtb16 r4, r4, ror #8\n\t"                                                         \
-    "smlad %[a00], r4, r1, %[a00]\n\t"                                                  \
-    "smlad %[a01], r4, r3, %[a01]\n\t"                                                  \
-    "sxtb16 r6, r5\n\t"                                                                 \
-    "smlad %[a10], r6, r0, %[a10]\n\t"                                                  \
-    "smlad %[a11], r6, r2, %[a11]\n\t"                                                  \
-    "sxtb16 r5, r5, ror #8\n\t"                                                         \
-    "smlad %[a10], r5, r1, %[a10]\n\t"                                                  \
-    "smlad %[a11], r5, r3, %[a11]\n\t"
-#endif
 
 /* 2 channels x 2 pixels over k4/4 groups of the column; o1 == 0: a lone pixel (column lanes of
  * x1 are a copy of x0, not stored).
@@ -169,55 +151,7 @@ ek_lb_gemm_m(const ek_conv1x1_lowbit_params_t *p, const uint32_t *col, int8_t *o
     int32_t c, g;
     for (c = 0; c + 1 < p->out_c; c += 2) {
         int32_t a00 = bias[c], a01 = bias[c], a10 = bias[c + 1], a11 = bias[c + 1];
-        const uint32_t *x = col;
-#if defined(EK_HAVE_DSP_ASM)
-        /* the same 2x2 block in hand-scheduled Thumb-2: per group LDM of the 4 column words
-         * (r0..r3) and of the 2 weight words (r4, r5), 4 SXTB16, 8 SMLAD */
-        register int32_t ra00 __asm__("r8") = a00, ra01 __asm__("r9") = a01;
-        register int32_t ra10 __asm__("r10") = a10, ra11 __asm__("r11") = a11;
-        register const uint32_t *rx __asm__("r12") = x;
-        register const uint32_t *rw __asm__("lr") = w;
-        register int32_t rn __asm__("r7") = groups;
-        register uint32_t t0 __asm__("r0"), t1 __asm__("r1"), t2 __asm__("r2"), t3 __asm__("r3");
-        register uint32_t t4 __asm__("r4"), t5 __asm__("r5"), t6 __asm__("r6");
-        (void)g;
-        __asm__ volatile("lsrs %[n], %[n], #1\n\t"
-                         "bcc 1f\n\t" EK_LB_G2X2 "1:\n\t"
-                         "cmp %[n], #0\n\t"
-                         "beq 3f\n\t"
-                         "2:\n\t" EK_LB_G2X2 EK_LB_G2X2 "subs %[n], %[n], #1\n\t"
-                         "bne 2b\n\t"
-                         "3:\n\t"
-                         : [a00] "+r"(ra00), [a01] "+r"(ra01), [a10] "+r"(ra10), [a11] "+r"(ra11), [x] "+r"(rx),
-                           [w] "+r"(rw), [n] "+r"(rn), "=&r"(t0), "=&r"(t1), "=&r"(t2), "=&r"(t3), "=&r"(t4),
-                           "=&r"(t5), "=&r"(t6)
-                         :
-                         : "cc", "memory");
-        a00 = ra00;
-        a01 = ra01;
-        a10 = ra10;
-        a11 = ra11;
-        w = rw;
-        (void)rx;
-#else
-        for (g = 0; g < groups; ++g) {
-            const uint32_t x0 = x[0], y0 = x[1], x1 = x[2], y1 = x[3];
-            const uint32_t wa = w[0], wb = w[1];
-            uint32_t e = ek_sxtb16(wa), f = ek_sxtb16_r8(wa);
-            a00 = ek_smlad(e, x0, a00);
-            a01 = ek_smlad(e, x1, a01);
-            a00 = ek_smlad(f, y0, a00);
-            a01 = ek_smlad(f, y1, a01);
-            e = ek_sxtb16(wb);
-            f = ek_sxtb16_r8(wb);
-            a10 = ek_smlad(e, x0, a10);
-            a11 = ek_smlad(e, x1, a11);
-            a10 = ek_smlad(f, y0, a10);
-            a11 = ek_smlad(f, y1, a11);
-            x += 4;
-            w += 2;
-        }
-#endif
+        w = ek_smlad_block_2x2(col, w, groups, &a00, &a01, &a10, &a11);
         {
             const int32_t m0 = small == 2 ? tr[3 * c] : mult[c], s0 = small == 2 ? tr[3 * c + 1] : shift[c];
             const int32_t d0 = small == 2 ? tr[3 * c + 2] : off;
@@ -264,6 +198,21 @@ static void ek_lb_gemm(const ek_conv1x1_lowbit_params_t *p, const uint32_t *col,
     }
 }
 
+/* ek_conv1x1_u4 / _u2: per pixel pair both packed pixels are unpacked (`unpack`) into the column,
+ * then ek_lb_gemm runs the 2x2 SMLAD block over it */
+static void ek_conv1x1_packed(const ek_conv1x1_lowbit_params_t *p, const uint8_t *in, int8_t *out, uint32_t *col,
+                              int32_t bits, void (*unpack)(uint32_t *, const uint8_t *, int32_t))
+{
+    const int32_t words = ek_lowbit_words(p->in_c, bits);
+    int32_t px;
+    for (px = 0; px < p->pixels; px += 2) {
+        const int32_t two = px + 1 < p->pixels;
+        unpack(col, in + (int64_t)px * words * 4, words);
+        unpack(col + 2, in + (int64_t)(two ? px + 1 : px) * words * 4, words);
+        ek_lb_gemm(p, col, out + (int64_t)px * p->out_c, two ? out + (int64_t)(px + 1) * p->out_c : 0);
+    }
+}
+
 /* Math: the file comment. Layout: packed u4 pixels (ek_lowbit.h) in, int8 NHWC out.
  * Per pixel pair both packed pixels are unpacked into the column (4 ANDs per 8 taps and pixel,
  * amortised over all output channels), then ek_lb_gemm: per 4 taps, 2 channels and 2 pixels
@@ -277,17 +226,7 @@ int32_t ek_conv1x1_u4_scratch_bytes(const ek_conv1x1_lowbit_params_t *p)
 void ek_conv1x1_u4(const ek_conv1x1_lowbit_params_t *p, const void *const *inputs, void *const *outputs,
                    void *scratch)
 {
-    const uint8_t *in = (const uint8_t *)inputs[0];
-    int8_t *out = (int8_t *)outputs[0];
-    uint32_t *col = (uint32_t *)scratch;
-    const int32_t words = ek_lowbit_words(p->in_c, 4);
-    int32_t px;
-    for (px = 0; px < p->pixels; px += 2) {
-        const int32_t two = px + 1 < p->pixels;
-        ek_col_u4(col, in + (int64_t)px * words * 4, words);
-        ek_col_u4(col + 2, in + (int64_t)(two ? px + 1 : px) * words * 4, words);
-        ek_lb_gemm(p, col, out + (int64_t)px * p->out_c, two ? out + (int64_t)(px + 1) * p->out_c : 0);
-    }
+    ek_conv1x1_packed(p, (const uint8_t *)inputs[0], (int8_t *)outputs[0], (uint32_t *)scratch, 4, ek_col_u4);
 }
 
 /* As ek_conv1x1_u4 on the u2 layout: 8 ANDs per 16 taps and pixel build the same column.
@@ -300,17 +239,7 @@ int32_t ek_conv1x1_u2_scratch_bytes(const ek_conv1x1_lowbit_params_t *p)
 void ek_conv1x1_u2(const ek_conv1x1_lowbit_params_t *p, const void *const *inputs, void *const *outputs,
                    void *scratch)
 {
-    const uint8_t *in = (const uint8_t *)inputs[0];
-    int8_t *out = (int8_t *)outputs[0];
-    uint32_t *col = (uint32_t *)scratch;
-    const int32_t words = ek_lowbit_words(p->in_c, 2);
-    int32_t px;
-    for (px = 0; px < p->pixels; px += 2) {
-        const int32_t two = px + 1 < p->pixels;
-        ek_col_u2(col, in + (int64_t)px * words * 4, words);
-        ek_col_u2(col + 2, in + (int64_t)(two ? px + 1 : px) * words * 4, words);
-        ek_lb_gemm(p, col, out + (int64_t)px * p->out_c, two ? out + (int64_t)(px + 1) * p->out_c : 0);
-    }
+    ek_conv1x1_packed(p, (const uint8_t *)inputs[0], (int8_t *)outputs[0], (uint32_t *)scratch, 2, ek_col_u2);
 }
 
 /* int8 pixel (in_c values) into the same column: SXTB16 / SXTB16 ROR 8 per 4 taps, the last
